@@ -1,0 +1,41 @@
+"""AWS Lambda entry point (``orca.lambda_handler.handler``): the same ASGI app behind Mangum.
+
+Behind an ALB, Lambda receives no socket peer: Mangum puts the whole ``X-Forwarded-For`` value where the
+peer address goes. The address the ALB itself saw is that header's last entry, so it becomes the peer, and the
+usual trusted-proxy rules then apply to the rest.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mangum import Mangum
+
+from orca.app import create_app
+
+ASGIApp = Any
+
+
+class _ALBPeer:
+    """Sets the ASGI ``client`` to the address the load balancer received the connection from."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self._app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        client = scope.get("client")
+        if scope["type"] == "http" and client and isinstance(client[0], str):
+            scope = dict(scope, client=(client[0].rsplit(",", 1)[-1].strip(), client[1]))
+        await self._app(scope, receive, send)
+
+
+def create_handler() -> Mangum:
+    """A Lambda handler for the app, configured from the environment.
+
+    Mangum runs the app's lifespan around each invocation, so each opens and closes its own pool.
+    """
+    app: Any = _ALBPeer(create_app())
+    return Mangum(app, lifespan="auto")
+
+
+handler = create_handler()

@@ -1,0 +1,1 @@
+"""The schema: numbered SQL migrations, applied in order by :mod:`orca.migrations`."""
