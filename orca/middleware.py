@@ -43,10 +43,8 @@ class RequestContext:
     async def process_request(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         """Record the start time, the client address and the request id."""
         req.context.started = time.perf_counter()
-        peer = req.scope.get("client")
-        req.context.client_ip = client_ip(
-            peer[0] if peer else None, req.get_header("X-Forwarded-For"), self._trusted
-        )
+        xff = req.get_header("X-Forwarded-For")
+        req.context.client_ip = client_ip(_peer(req.scope), xff, self._trusted)
         req.context.request_id = _request_id(req)
 
     async def process_response(
@@ -67,6 +65,15 @@ class RequestContext:
                 "request_id": request_id,
             },
         )
+
+
+def _peer(scope: dict[str, Any]) -> str | None:
+    # ASGI only promises a two-item iterable (or None) for the socket peer.
+    client = scope.get("client")
+    if not client:
+        return None
+    host = client[0] if isinstance(client, tuple | list) else next(iter(client), None)
+    return host if isinstance(host, str) else None
 
 
 def _request_id(req: falcon.asgi.Request) -> str:
