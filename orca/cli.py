@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import logging
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -90,6 +91,9 @@ def _parser() -> argparse.ArgumentParser:
 def _serve(config: Config, args: argparse.Namespace) -> int:
     import uvicorn  # not needed by `orca migrate`
 
+    # uvicorn drains on SIGTERM, then re-raises the signal under the handler that was there before it: this one
+    # turns that into exit code 0, as ECS expects of a clean stop, instead of death by signal.
+    signal.signal(signal.SIGTERM, _exit_cleanly)
     port = args.port if args.port is not None else config.port
     logger.info(
         "serving",
@@ -130,6 +134,10 @@ def _migrate(config: Config) -> int:
         return _fail(f"cannot connect to {_masked(config)}: {first[-1] if first else e}", EXIT_FAILURE)
     print(f"applied {', '.join(applied)}" if applied else "schema is up to date")
     return 0
+
+
+def _exit_cleanly(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 def _masked(config: Config) -> str:

@@ -19,7 +19,7 @@ from psycopg.conninfo import make_conninfo
 # pgserver warns at import when XDG_RUNTIME_DIR is unset, and warnings are errors in this suite.
 os.environ.setdefault("XDG_RUNTIME_DIR", tempfile.mkdtemp(prefix="orca-xdg-"))
 
-from tests.postgres import LocalPostgres  # noqa: E402 - after XDG_RUNTIME_DIR is set
+from tests.postgres import LocalPostgres
 
 
 @pytest.fixture(scope="session")
@@ -41,6 +41,19 @@ def server_url() -> Iterator[str]:
 def database_url(server_url: str) -> Iterator[str]:
     """A connection string to a database created for this test session, dropped at its end."""
     name = f"orca_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield make_conninfo(server_url, dbname=name)
+    finally:
+        with psycopg.connect(server_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def fresh_database(server_url: str) -> Iterator[str]:
+    """A connection string to a new, empty database (no schema), dropped after the test."""
+    name = f"orca_fresh_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(server_url, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     try:
