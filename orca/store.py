@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
+from typing import Final
 
 import psycopg
 from psycopg_pool import AsyncConnectionPool, PoolTimeout, TooManyRequests
@@ -17,6 +18,9 @@ logger = logging.getLogger(__name__)
 
 # Errors that mean "the database is unreachable or overloaded right now": callers answer 503 and go on.
 UNAVAILABLE_ERRORS = (psycopg.OperationalError, PoolTimeout, TooManyRequests, TimeoutError)
+
+
+RECONNECT_TIMEOUT: Final = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,8 +65,10 @@ class Store:
             max_waiting=config.pool_max_waiting,
             # A connection that broke while idle (a failover, a restart) is replaced before anyone gets it.
             check=AsyncConnectionPool.check_connection,
-            # Keep retrying a lost database for as long as the process lives: it recovers by itself.
-            reconnect_timeout=float("inf"),
+            # A lost connection is retried with doubling delays until this many seconds have passed, then
+            # given up; the next request that finds no free connection starts a fresh attempt. Bounding it
+            # bounds the delays, so the pool notices a returning database within seconds, never minutes.
+            reconnect_timeout=RECONNECT_TIMEOUT,
             kwargs={
                 # Every statement commits on its own: one round trip per request, no open transactions.
                 "autocommit": True,
