@@ -1,0 +1,1 @@
+"""Operational scripts for Orca: the deploy tool (``orca-deploy``) and its helpers."""
