@@ -69,15 +69,12 @@ class Config:
             raise ConfigError(f"ORCA_POOL_MAX_SIZE must be 1 or more, not {self.pool_max_size}")
         if self.pool_min_size > self.pool_max_size:
             raise ConfigError(
-                f"ORCA_POOL_MIN_SIZE ({self.pool_min_size}) must not exceed ORCA_POOL_MAX_SIZE "
-                f"({self.pool_max_size})"
+                f"ORCA_POOL_MIN_SIZE ({self.pool_min_size}) must not exceed ORCA_POOL_MAX_SIZE ({self.pool_max_size})"
             )
         if not 1 <= self.port <= 65535:
             raise ConfigError(f"PORT must be between 1 and 65535, not {self.port}")
         if self.log_level not in LOG_LEVELS:
-            raise ConfigError(
-                f"ORCA_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, not {self.log_level!r}"
-            )
+            raise ConfigError(f"ORCA_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, not {self.log_level!r}")
 
     @property
     def database_configured(self) -> bool:
@@ -100,9 +97,7 @@ class Config:
             pool_max_waiting=_int(env, "ORCA_POOL_MAX_WAITING", DEFAULT_POOL_MAX_WAITING, minimum=0),
             pool_open_timeout=_seconds(env, "ORCA_POOL_OPEN_TIMEOUT", DEFAULT_POOL_OPEN_TIMEOUT),
             health_timeout=_seconds(env, "ORCA_HEALTH_TIMEOUT", DEFAULT_HEALTH_TIMEOUT),
-            statement_timeout_ms=_int(
-                env, "ORCA_STATEMENT_TIMEOUT_MS", DEFAULT_STATEMENT_TIMEOUT_MS, minimum=1
-            ),
+            statement_timeout_ms=_int(env, "ORCA_STATEMENT_TIMEOUT_MS", DEFAULT_STATEMENT_TIMEOUT_MS, minimum=1),
             trusted_proxies=parse_networks(env.get("ORCA_TRUSTED_PROXIES", "")),
             port=_int(env, "PORT", DEFAULT_PORT),
             log_level=env.get("ORCA_LOG_LEVEL", DEFAULT_LOG_LEVEL).strip().upper(),

@@ -35,17 +35,13 @@ def start(state_dir: Path = DEFAULT_STATE_DIR) -> str:
             warnings.simplefilter("ignore")
             import pgserver  # heavy, and only needed when the embedded server is asked for
     except ImportError as e:
-        raise EmbeddedDatabaseError(
-            "the embedded database needs the pgserver package: pip install pgserver"
-        ) from e
+        raise EmbeddedDatabaseError("the embedded database needs the pgserver package: pip install pgserver") from e
     # pgserver logs every command it runs at INFO; only its problems are worth a line here.
     logging.getLogger("pgserver").setLevel(logging.WARNING)
     try:
         server = pgserver.get_server(state_dir / "pgdata", cleanup_mode="stop")  # type: ignore[attr-defined]
     except Exception as e:
-        raise EmbeddedDatabaseError(
-            f"the embedded PostgreSQL did not start ({e}); see {state_dir}/pgdata/log"
-        ) from e
+        raise EmbeddedDatabaseError(f"the embedded PostgreSQL did not start ({e}); see {state_dir}/pgdata/log") from e
     url: str = server.get_uri()
     logger.info("embedded PostgreSQL running", extra={"data_dir": str(state_dir / "pgdata")})
     return url

@@ -7,6 +7,7 @@ usual trusted-proxy rules then apply to the rest.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from mangum import Mangum
@@ -34,8 +35,20 @@ def create_handler() -> Mangum:
 
     Mangum runs the app's lifespan around each invocation, so each opens and closes its own pool.
     """
+    # Mangum runs every invocation on the thread's current event loop; a Lambda process lives across
+    # invocations, so it gets one loop for its life (asyncio no longer makes one implicitly).
+    asyncio.set_event_loop(asyncio.new_event_loop())
     app: Any = _ALBPeer(create_app())
     return Mangum(app, lifespan="auto")
 
 
-handler = create_handler()
+_handler: Mangum | None = None
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """The function Lambda calls; the app and its Mangum adapter are built on the first invocation."""
+    global _handler
+    if _handler is None:
+        _handler = create_handler()
+    response: dict[str, Any] = _handler(event, context)
+    return response

@@ -86,9 +86,7 @@ class Server:
         return self.process.wait(timeout)
 
 
-def start_server(
-    tmp_path: Path, env: dict[str, str], args: tuple[str, ...] = (), wait: bool = True
-) -> Server:
+def start_server(tmp_path: Path, env: dict[str, str], args: tuple[str, ...] = (), wait: bool = True) -> Server:
     """Start ``python -m orca serve`` with ``env`` and wait until ``/_livez`` answers."""
     port = free_port()
     log = tmp_path / f"orca-{port}.log"

@@ -92,9 +92,7 @@ async def test_wrong_method_on_a_service_endpoint_is_a_405_with_a_json_body(cond
 
 
 async def test_spoofed_forwarded_for_never_chooses_the_logged_ip(conductor: ASGIConductor) -> None:
-    result = await conductor.simulate_get(
-        "/spoof", headers={"X-Forwarded-For": "6.6.6.6"}, remote_addr="198.51.100.7"
-    )
+    result = await conductor.simulate_get("/spoof", headers={"X-Forwarded-For": "6.6.6.6"}, remote_addr="198.51.100.7")
     entry = result.json[0]
     assert entry["ip"] == "198.51.100.7"
     assert entry["xff"] == "6.6.6.6"

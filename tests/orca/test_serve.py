@@ -116,9 +116,7 @@ def test_migrate_applies_the_schema_once(fresh_database: str) -> None:
 def test_four_processes_migrating_at_once_apply_each_migration_once(fresh_database: str) -> None:
     env = _env({"DATABASE_URL": fresh_database})
     processes = [
-        subprocess.Popen(
-            [sys.executable, "-m", "orca", "migrate"], env=env, stdout=subprocess.PIPE, text=True
-        )
+        subprocess.Popen([sys.executable, "-m", "orca", "migrate"], env=env, stdout=subprocess.PIPE, text=True)
         for _ in range(4)
     ]
     outputs = [p.communicate(timeout=60)[0].splitlines()[-1] for p in processes]
