@@ -13,10 +13,12 @@
 # are removed on exit, whatever happens.
 #
 # env: ORCA_IMAGE (default localhost/orca:check), ORCA_IMAGE_CHECK_ADMIN_URL (a PostgreSQL URL allowed to create
-#      databases; default postgresql://postgres@127.0.0.1:5432/postgres).
+#      databases; default postgresql://postgres@127.0.0.1:5432/postgres), ORCA_CONTAINER_ENGINE (podman, the
+#      default, or docker: then steps 1 and 2 are skipped and the base image is pulled, as on GitHub's runners).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+readonly ENGINE=${ORCA_CONTAINER_ENGINE:-podman}
 readonly IMAGE=${ORCA_IMAGE:-localhost/orca:check}
 readonly BASE_IMAGE=localhost/debian:bookworm-slim
 readonly MAX_SIZE_MB=200   # megabytes of 10^6 bytes, as podman reports them
@@ -43,7 +45,7 @@ elapsed() { awk -v a="$1" -v b="$(date +%s%N)" 'BEGIN { printf "%.1f", (b - a) /
 
 cleanup() {
     set +e
-    [ -n "$container" ] && podman rm --force --time 0 "$container" >/dev/null 2>&1
+    [ -n "$container" ] && "$ENGINE" rm --force "$container" >/dev/null 2>&1
     [ -n "$database" ] && "$VENV_PY" - "$ADMIN_URL" "$database" <<'PY' >/dev/null 2>&1
 import sys, psycopg
 with psycopg.connect(sys.argv[1], autocommit=True) as conn:
@@ -60,11 +62,21 @@ trap 'exit 130' INT TERM
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 listening() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
 
+case $ENGINE in
+podman | docker) ;;
+*)
+    say "ORCA_CONTAINER_ENGINE must be podman or docker, not '$ENGINE'"
+    exit 2
+    ;;
+esac
+
 # --- 1. tools -------------------------------------------------------------------------------------------------
 missing=()
-for tool in podman runc debootstrap; do
-    command -v "$tool" >/dev/null || missing+=("$tool")
-done
+if [ "$ENGINE" = podman ]; then
+    for tool in podman runc debootstrap; do
+        command -v "$tool" >/dev/null || missing+=("$tool")
+    done
+fi
 if [ ${#missing[@]} -gt 0 ]; then
     say "installing ${missing[*]} with apt-get"
     t=$(date +%s%N)
@@ -79,7 +91,7 @@ if [ ! -x "$VENV_PY" ]; then
 fi
 
 # --- 2. base image --------------------------------------------------------------------------------------------
-if ! podman image exists "$BASE_IMAGE"; then
+if [ "$ENGINE" = podman ] && ! podman image exists "$BASE_IMAGE"; then
     say "building $BASE_IMAGE with debootstrap"
     t=$(date +%s%N)
     bash scripts/containers/build_base.sh "$BASE_IMAGE"
@@ -87,32 +99,38 @@ if ! podman image exists "$BASE_IMAGE"; then
 fi
 
 # --- 3. app image ---------------------------------------------------------------------------------------------
-build_args=(--pull=never --tag "$IMAGE" --file Dockerfile)
-if [ -r "$HOST_CA" ]; then
+build_args=(--tag "$IMAGE" --file Dockerfile)
+if [ "$ENGINE" = docker ]; then
+    build_args+=(--pull)
+else
+    # No registry to pull from: FROM debian:bookworm-slim resolves to the local base image.
+    build_args+=(--pull=never)
+fi
+if [ "$ENGINE" = podman ] && [ -r "$HOST_CA" ]; then
     # A TLS-intercepting proxy may re-sign the package index: give pip the host's bundle, for the build only.
     build_args+=(--volume "$HOST_CA:/run/host-ca.crt:ro" --build-arg PIP_CERT=/run/host-ca.crt)
 fi
 say "building $IMAGE"
 t=$(date +%s%N)
-if ! podman build "${build_args[@]}" . >/tmp/orca-image-build.log 2>&1; then
+if ! "$ENGINE" build "${build_args[@]}" . >/tmp/orca-image-build.log 2>&1; then
     tail -n 40 /tmp/orca-image-build.log >&2
-    fail "podman build failed (full log: /tmp/orca-image-build.log)"
+    fail "$ENGINE build failed (full log: /tmp/orca-image-build.log)"
     exit 1
 fi
 build_s=$(elapsed "$t")
 
 # --- 4. static checks on the image ----------------------------------------------------------------------------
-user=$(podman image inspect --format '{{.Config.User}}' "$IMAGE")
+user=$("$ENGINE" image inspect --format '{{.Config.User}}' "$IMAGE")
 uid=${user%%:*}
 if [[ ! "$uid" =~ ^[0-9]+$ ]] || [ "$uid" -eq 0 ]; then
     fail "image user is '$user', want a numeric non-root uid"
 fi
-size_bytes=$(podman image inspect --format '{{.Size}}' "$IMAGE")
+size_bytes=$("$ENGINE" image inspect --format '{{.Size}}' "$IMAGE")
 size_mb=$(awk -v b="$size_bytes" 'BEGIN { printf "%.1f", b / 1e6 }')
 if [ "$size_bytes" -ge $((MAX_SIZE_MB * 1000 * 1000)) ]; then
     fail "image is $size_mb MB, limit $MAX_SIZE_MB MB"
 fi
-tools_inside=$(podman run --rm --entrypoint /bin/sh "$IMAGE" -c \
+tools_inside=$("$ENGINE" run --rm --entrypoint /bin/sh "$IMAGE" -c \
     'for t in pip pip3 gcc cc make; do command -v "$t"; done; true')
 if [ -n "$tools_inside" ]; then
     fail "the final image holds build tools: $(echo "$tools_inside" | tr '\n' ' ')"
@@ -146,17 +164,17 @@ database_url="${admin_url%/*}/$database"
 port=$(free_port)
 say "starting the container on port $port"
 run_ns=$(date +%s%N)
-container=$(podman run --detach --network=host --env "DATABASE_URL=$database_url" --env "PORT=$port" "$IMAGE")
+container=$("$ENGINE" run --detach --network=host --env "DATABASE_URL=$database_url" --env "PORT=$port" "$IMAGE")
 if ! start_s=$(python3 scripts/containers/wait_http.py "http://127.0.0.1:$port/_livez" --since-ns "$run_ns" \
     --timeout 30); then
-    podman logs "$container" 2>&1 | tail -n 30 >&2
+    "$ENGINE" logs "$container" 2>&1 | tail -n 30 >&2
     fail "no 200 from /_livez within 30 s"
     exit 1
 fi
 if awk -v s="$start_s" -v m="$MAX_START_S" 'BEGIN { exit !(s >= m) }'; then
     fail "first 200 from /_livez after $start_s s, limit $MAX_START_S s"
 fi
-running_uid=$(podman exec "$container" id -u)
+running_uid=$("$ENGINE" exec "$container" id -u)
 if [ "$running_uid" = 0 ]; then
     fail "the container runs as root"
 fi
@@ -165,20 +183,21 @@ fi
 say "running tests/e2e against the container"
 t=$(date +%s%N)
 if ! ORCA_BASE_URL="http://127.0.0.1:$port" "$VENV_PY" -m pytest tests/e2e -q -p no:cacheprovider; then
-    podman logs "$container" 2>&1 | tail -n 30 >&2
+    "$ENGINE" logs "$container" 2>&1 | tail -n 30 >&2
     fail "the black-box suite failed against the container"
 fi
 e2e_s=$(elapsed "$t")
 
 # --- 7. graceful stop -----------------------------------------------------------------------------------------
-podman stop --time 25 "$container" >/dev/null
-exit_code=$(podman inspect --format '{{.State.ExitCode}}' "$container")
+# Longer than the service's graceful drain, as ECS's stop timeout is.
+"$ENGINE" stop --time 25 "$container" >/dev/null
+exit_code=$("$ENGINE" inspect --format '{{.State.ExitCode}}' "$container")
 if [ "$exit_code" != 0 ]; then
-    podman logs "$container" 2>&1 | tail -n 30 >&2
+    "$ENGINE" logs "$container" 2>&1 | tail -n 30 >&2
     fail "the container exited with $exit_code after SIGTERM, want 0"
 fi
 
-printf 'image-check: image %s: %s MB (limit %s), user %s, build %s s, podman run to /_livez 200 in %s s (limit %s), e2e %s s, exit on SIGTERM %s, total %s s\n' \
+printf 'image-check: image %s: %s MB (limit %s), user %s, build %s s, run to /_livez 200 in %s s (limit %s), e2e %s s, exit on SIGTERM %s, total %s s\n' \
     "$IMAGE" "$size_mb" "$MAX_SIZE_MB" "$user" "$build_s" "$start_s" "$MAX_START_S" "$e2e_s" "$exit_code" \
     "$(elapsed "$started_ns")"
 if [ "$failures" -gt 0 ]; then
