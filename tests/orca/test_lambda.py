@@ -18,7 +18,7 @@ def alb_event(path: str, xff: str) -> dict[str, Any]:
     return {
         "requestContext": {
             "elb": {
-                "targetGroupArn": "arn:aws:elasticloadbalancing:us-east-2:123456789012:targetgroup/orca/49e9d65c45c6791a"
+                "targetGroupArn": "arn:aws:elasticloadbalancing:us-east-2:123456789012:targetgroup/orca/49e9d65c45c6791"
             }
         },
         "httpMethod": "GET",
