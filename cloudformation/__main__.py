@@ -26,9 +26,7 @@ class _Parser(argparse.ArgumentParser):
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m cloudformation", description="Render Orca's CloudFormation templates.")
     target = parser.add_mutually_exclusive_group(required=True)
-    target.add_argument(
-        "--env", help=f"environment to render ({', '.join(sorted(environments.ENVIRONMENTS))})"
-    )
+    target.add_argument("--env", help=f"environment to render ({', '.join(sorted(environments.ENVIRONMENTS))})")
     target.add_argument("--bootstrap", action="store_true", help="render the one-time bootstrap stack")
     parser.add_argument("--out", required=True, type=Path, help="directory to write the templates into")
     parser.add_argument(

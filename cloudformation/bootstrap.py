@@ -142,9 +142,7 @@ def _add_artefact_bucket(t: Template) -> ts3.Bucket:
             BucketEncryption=ts3.BucketEncryption(
                 ServerSideEncryptionConfiguration=[
                     ts3.ServerSideEncryptionRule(
-                        ServerSideEncryptionByDefault=ts3.ServerSideEncryptionByDefault(
-                            SSEAlgorithm="aws:kms"
-                        ),
+                        ServerSideEncryptionByDefault=ts3.ServerSideEncryptionByDefault(SSEAlgorithm="aws:kms"),
                         BucketKeyEnabled=True,
                     )
                 ]
@@ -167,9 +165,7 @@ def _add_artefact_bucket(t: Template) -> ts3.Bucket:
                         NoncurrentVersionExpiration=ts3.NoncurrentVersionExpiration(
                             NoncurrentDays=NONCURRENT_TEMPLATE_DAYS
                         ),
-                        AbortIncompleteMultipartUpload=ts3.AbortIncompleteMultipartUpload(
-                            DaysAfterInitiation=1
-                        ),
+                        AbortIncompleteMultipartUpload=ts3.AbortIncompleteMultipartUpload(DaysAfterInitiation=1),
                     )
                 ]
             ),
@@ -242,9 +238,7 @@ def _add_image_repository(t: Template, p: dict[str, Parameter]) -> tecr.Reposito
 
 
 def _stack_arn() -> Sub:
-    return Sub(
-        "arn:${AWS::Partition}:cloudformation:${AWS::Region}:${AWS::AccountId}:stack/${StackNamePrefix}-*/*"
-    )
+    return Sub("arn:${AWS::Partition}:cloudformation:${AWS::Region}:${AWS::AccountId}:stack/${StackNamePrefix}-*/*")
 
 
 def _add_execution_role(t: Template, bucket: ts3.Bucket) -> tiam.Role:
@@ -282,9 +276,7 @@ def _add_execution_role(t: Template, bucket: ts3.Bucket) -> tiam.Role:
                                 Effect=Allow,
                                 Action=[iam.Action("*Role*"), iam.TagRole, iam.UntagRole],
                                 Resource=[
-                                    Sub(
-                                        "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/${StackNamePrefix}-*"
-                                    )
+                                    Sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:role/${StackNamePrefix}-*")
                                 ],
                             ),
                             Statement(
@@ -336,11 +328,15 @@ def _add_deploy_role(
                 Effect=Allow,
                 Principal=Principal("Federated", provider_arn),
                 Action=[AssumeRoleWithWebIdentity],
+                # One StringEquals holding both keys: two separate ones would collapse into one JSON key and
+                # silently drop a check.
                 Condition=Condition(
-                    [
-                        StringEquals(f"{GITHUB_OIDC_HOST}:aud", GITHUB_AUDIENCE),
-                        StringEquals(f"{GITHUB_OIDC_HOST}:sub", _github_subjects()),
-                    ]
+                    StringEquals(
+                        {
+                            f"{GITHUB_OIDC_HOST}:aud": GITHUB_AUDIENCE,
+                            f"{GITHUB_OIDC_HOST}:sub": _github_subjects(),
+                        }
+                    )
                 ),
             )
         ],
@@ -383,9 +379,7 @@ def _add_deploy_role(
             Action=[s3.PutObject, s3.GetObject],
             Resource=[Join("", [GetAtt(bucket, "Arn"), "/*"])],
         ),
-        Statement(
-            Sid="ListTemplates", Effect=Allow, Action=[s3.ListBucket], Resource=[GetAtt(bucket, "Arn")]
-        ),
+        Statement(Sid="ListTemplates", Effect=Allow, Action=[s3.ListBucket], Resource=[GetAtt(bucket, "Arn")]),
         Statement(Sid="LogInToEcr", Effect=Allow, Action=[ecr.GetAuthorizationToken], Resource=["*"]),
         Statement(
             Sid="PushImages",

@@ -152,8 +152,7 @@ def _check_fargate(env: Environment) -> None:
 def _check_database(env: Environment) -> None:
     if env.db_instance_class not in DB_INSTANCE_MEMORY_GIB:
         raise InvalidEnvironment(
-            f"{env.name}: db_instance_class {env.db_instance_class!r} "
-            f"is not one of {sorted(DB_INSTANCE_MEMORY_GIB)}"
+            f"{env.name}: db_instance_class {env.db_instance_class!r} is not one of {sorted(DB_INSTANCE_MEMORY_GIB)}"
         )
     if not 20 <= env.db_allocated_storage_gib <= env.db_max_allocated_storage_gib:
         raise InvalidEnvironment(
@@ -187,9 +186,7 @@ def _check_misc(env: Environment) -> None:
             f"{env.name}: log_retention_days {env.log_retention_days} is not one CloudWatch Logs accepts"
         )
     if env.log_level not in _LOG_LEVELS:
-        raise InvalidEnvironment(
-            f"{env.name}: log_level {env.log_level!r} is not one of {sorted(_LOG_LEVELS)}"
-        )
+        raise InvalidEnvironment(f"{env.name}: log_level {env.log_level!r} is not one of {sorted(_LOG_LEVELS)}")
 
 
 def validate(env: Environment) -> None:

@@ -57,9 +57,7 @@ def _add_public_subnets(t: Template, env: Environment, vpc: ec2.VPC) -> list[ec2
     attachment = t.add_resource(
         ec2.VPCGatewayAttachment("InternetGatewayAttachment", VpcId=Ref(vpc), InternetGatewayId=Ref(igw))
     )
-    table = t.add_resource(
-        ec2.RouteTable("PublicRouteTable", VpcId=Ref(vpc), Tags=common.tags(env.name, "public"))
-    )
+    table = t.add_resource(ec2.RouteTable("PublicRouteTable", VpcId=Ref(vpc), Tags=common.tags(env.name, "public")))
     t.add_resource(
         ec2.Route(
             "PublicDefaultRoute",
@@ -93,13 +91,9 @@ def _add_public_subnets(t: Template, env: Environment, vpc: ec2.VPC) -> list[ec2
     return subnets
 
 
-def _add_private_subnets(
-    t: Template, env: Environment, vpc: ec2.VPC
-) -> tuple[list[ec2.Subnet], ec2.RouteTable]:
+def _add_private_subnets(t: Template, env: Environment, vpc: ec2.VPC) -> tuple[list[ec2.Subnet], ec2.RouteTable]:
     # One table without any default route: the private subnets cannot reach the internet gateway.
-    table = t.add_resource(
-        ec2.RouteTable("PrivateRouteTable", VpcId=Ref(vpc), Tags=common.tags(env.name, "private"))
-    )
+    table = t.add_resource(ec2.RouteTable("PrivateRouteTable", VpcId=Ref(vpc), Tags=common.tags(env.name, "private")))
     subnets = []
     for index, cidr in enumerate(env.private_subnet_cidrs):
         subnet = t.add_resource(
@@ -296,13 +290,9 @@ def _add_outputs(
         "Private subnet ids, comma-separated",
         Join(",", [Ref(s) for s in private]),
     )
-    common.add_output(
-        t, common.LOAD_BALANCER_SECURITY_GROUP_ID, "Load balancer security group", Ref(groups["alb"])
-    )
+    common.add_output(t, common.LOAD_BALANCER_SECURITY_GROUP_ID, "Load balancer security group", Ref(groups["alb"]))
     common.add_output(t, common.SERVICE_SECURITY_GROUP_ID, "Task security group", Ref(groups["service"]))
-    common.add_output(
-        t, common.DATABASE_SECURITY_GROUP_ID, "Database security group", Ref(groups["database"])
-    )
+    common.add_output(t, common.DATABASE_SECURITY_GROUP_ID, "Database security group", Ref(groups["database"]))
 
 
 def build_template(env: Environment) -> Template:

@@ -75,9 +75,7 @@ def _wire(
         elif name in producers and producers[name] != stack:
             wired[name] = GetAtt(producers[name], f"Outputs.{name}")
         else:
-            raise UnwiredParameter(
-                f"parameter {name} of {stack} is provided by neither the root nor a sibling"
-            )
+            raise UnwiredParameter(f"parameter {name} of {stack} is provided by neither the root nor a sibling")
     return wired
 
 
@@ -96,11 +94,7 @@ def build_template(
     root_params = _add_parameters(t, env, urls_are_parameters=template_urls is None)
     producers = {output: stack for stack, child in children.items() for output in child.outputs}
     for stack in common.CHILD_STACKS:
-        url = (
-            Ref(root_params[common.template_url_parameter(stack)])
-            if template_urls is None
-            else template_urls[stack]
-        )
+        url = Ref(root_params[common.template_url_parameter(stack)]) if template_urls is None else template_urls[stack]
         metadata: dict[str, object] = {}
         if template_urls is not None:
             # Local paths are what cfn-lint needs to open the child; its warning that they only work through

@@ -75,9 +75,7 @@ class _Parameters:
             return common.add_string_parameter(t, name, description, **kwargs)
 
         self.vpc_id = add(common.VPC_ID, "VPC of the service", Type="AWS::EC2::VPC::Id")
-        self.vpc_cidr = add(
-            common.VPC_CIDR, "VPC CIDR: the load balancer's addresses, trusted for X-Forwarded-For"
-        )
+        self.vpc_cidr = add(common.VPC_CIDR, "VPC CIDR: the load balancer's addresses, trusted for X-Forwarded-For")
         self.public_subnets = add(
             common.PUBLIC_SUBNET_IDS,
             "Public subnets for the load balancer",
@@ -146,9 +144,7 @@ def _add_log_group(t: Template, env: Environment) -> cwlogs.LogGroup:
     )
 
 
-def _add_roles(
-    t: Template, env: Environment, p: _Parameters, log_group: cwlogs.LogGroup
-) -> tuple[iam.Role, iam.Role]:
+def _add_roles(t: Template, env: Environment, p: _Parameters, log_group: cwlogs.LogGroup) -> tuple[iam.Role, iam.Role]:
     # Confused-deputy guard: only ECS acting for this account may assume the roles.
     trust = service_trust_policy("ecs-tasks.amazonaws.com")
     trust.Statement[0].Condition = Condition(StringEquals("aws:SourceAccount", Ref("AWS::AccountId")))
@@ -197,9 +193,7 @@ def _add_roles(
         )
     )
     # The app itself calls no AWS API: its role carries no permissions at all.
-    task = t.add_resource(
-        iam.Role("TaskRole", AssumeRolePolicyDocument=trust, Tags=common.tags(env.name, "task"))
-    )
+    task = t.add_resource(iam.Role("TaskRole", AssumeRolePolicyDocument=trust, Tags=common.tags(env.name, "task")))
     return execution, task
 
 
@@ -282,9 +276,7 @@ def _add_load_balancer(
             LoadBalancerAttributes=[
                 elb.LoadBalancerAttributes(Key="idle_timeout.timeout_seconds", Value=str(IDLE_TIMEOUT)),
                 # Requests with malformed headers never reach the app.
-                elb.LoadBalancerAttributes(
-                    Key="routing.http.drop_invalid_header_fields.enabled", Value="true"
-                ),
+                elb.LoadBalancerAttributes(Key="routing.http.drop_invalid_header_fields.enabled", Value="true"),
                 elb.LoadBalancerAttributes(
                     Key="deletion_protection.enabled", Value=str(env.deletion_protection).lower()
                 ),
@@ -308,9 +300,7 @@ def _add_load_balancer(
             UnhealthyThresholdCount=UNHEALTHY_THRESHOLD,
             Matcher=elb.Matcher(HttpCode="200"),
             TargetGroupAttributes=[
-                elb.TargetGroupAttribute(
-                    Key="deregistration_delay.timeout_seconds", Value=str(DEREGISTRATION_DELAY)
-                )
+                elb.TargetGroupAttribute(Key="deregistration_delay.timeout_seconds", Value=str(DEREGISTRATION_DELAY))
             ],
             Tags=common.tags(env.name, "targets"),
         )
@@ -411,9 +401,7 @@ def _add_outputs(
     )
     common.add_output(t, common.CLUSTER_NAME, "ECS cluster name", Ref(cluster))
     common.add_output(t, common.SERVICE_NAME, "ECS service name", GetAtt(service, "Name"))
-    common.add_output(
-        t, common.LOAD_BALANCER_FULL_NAME, "app/NAME/ID, for metrics", GetAtt(lb, "LoadBalancerFullName")
-    )
+    common.add_output(t, common.LOAD_BALANCER_FULL_NAME, "app/NAME/ID, for metrics", GetAtt(lb, "LoadBalancerFullName"))
     common.add_output(
         t,
         common.TARGET_GROUP_FULL_NAME,
