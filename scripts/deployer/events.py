@@ -84,16 +84,18 @@ class _Follower:
             if not token:
                 return fresh[::-1]
 
+    def _register_nested(self, label: str, event: StackEventTypeDef) -> None:
+        physical = event.get("PhysicalResourceId", "")
+        # A stack's own events name it as their resource; only other stacks are nested ones.
+        if event.get("ResourceType") == NESTED_STACK_TYPE and physical and physical != event.get("StackId"):
+            self.stacks.setdefault(physical, f"{label}/{event.get('LogicalResourceId', '')}")
+
     def _show(self, label: str, event: StackEventTypeDef) -> None:
         self.seen.add(event["EventId"])
         status = event.get("ResourceStatus", "")
         logical = event.get("LogicalResourceId", "")
-        physical = event.get("PhysicalResourceId", "")
         reason = event.get("ResourceStatusReason", "")
-        is_self = physical == event.get("StackId")
-        if event.get("ResourceType") == NESTED_STACK_TYPE and physical and not is_self:
-            self.stacks.setdefault(physical, f"{label}/{logical}")
-        if not is_self and (status.endswith("_COMPLETE") or status.endswith("_FAILED")):
+        if event.get("PhysicalResourceId") != event.get("StackId") and status.endswith(("_COMPLETE", "_FAILED")):
             self.done.add((label, logical))
         if status.endswith("_FAILED") and reason:
             self.failures.append(f"{label}/{logical}: {reason}")
@@ -103,10 +105,17 @@ class _Follower:
         self.runtime.say(f"{line} {reason}".rstrip())
 
     def sweep(self) -> None:
-        # Iterate over a copy: showing a nested stack's event can add a stack to watch.
-        for stack_id, label in list(self.stacks.items()):
-            for event in self._new_events(stack_id):
-                self._show(label, event)
+        """Show every stack's new events in time order, following nested stacks as they appear."""
+        found: list[tuple[str, StackEventTypeDef]] = []
+        swept: set[str] = set()
+        while pending := [(i, label) for i, label in self.stacks.items() if i not in swept]:
+            for stack_id, label in pending:
+                swept.add(stack_id)
+                for event in self._new_events(stack_id):
+                    self._register_nested(label, event)
+                    found.append((label, event))
+        for label, event in sorted(found, key=lambda item: item[1]["Timestamp"]):
+            self._show(label, event)
 
     def first_failures(self) -> list[str]:
         primary = [f for f in self.failures if not any(echo in f for echo in _ECHOES)]
@@ -126,9 +135,7 @@ def follow_stack(
 
     Nested stacks are discovered from ``AWS::CloudFormation::Stack`` events and their physical IDs.
     """
-    follower = _Follower(
-        cfn, runtime, since, max(total, 1), stacks={stack_id: label}, started=runtime.clock()
-    )
+    follower = _Follower(cfn, runtime, since, max(total, 1), stacks={stack_id: label}, started=runtime.clock())
 
     def terminal_status() -> str | None:
         # Status first, events second: the last sweep then covers everything up to the terminal state.

@@ -92,9 +92,7 @@ def deploy(options: Options, *, cfn: CloudFormationClient, s3: S3Client, runtime
         DeployFailed: the change set could not be created or computed (exit 1).
     """
     templates = _templates(options)
-    uploaded, new = upload_templates(
-        s3, templates, bucket=options.bucket, region=options.region, prefix=options.prefix
-    )
+    uploaded, new = upload_templates(s3, templates, bucket=options.bucket, region=options.region, prefix=options.prefix)
     runtime.say(f"Templates in s3://{options.bucket}/{options.prefix}/ ({new} new, content-addressed).")
     parameters = root_parameters(templates, uploaded, env=options.env, image_tag=options.image_tag)
     change_set_type = prepare_stack(cfn, options.stack_name, runtime)

@@ -180,9 +180,7 @@ def format_table(review: Review) -> str:
     for row in rows:
         lines.append("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
     lines.append(summary_line(review))
-    lines.append(
-        "!  removal or replacement    !! of a stateful resource (refused without --allow-replacement)"
-    )
+    lines.append("!  removal or replacement;  !! of a stateful resource (refused without --allow-replacement)")
     return "\n".join(lines)
 
 

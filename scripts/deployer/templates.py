@@ -207,7 +207,5 @@ def root_parameters(
             values[name] = env
     missing = sorted(n for n, spec in declared.items() if n not in values and "Default" not in spec)
     if missing:
-        raise ConfigError(
-            f"the root template needs values the deploy tool has none for: {', '.join(missing)}"
-        )
+        raise ConfigError(f"the root template needs values the deploy tool has none for: {', '.join(missing)}")
     return [{"ParameterKey": name, "ParameterValue": value} for name, value in sorted(values.items())]

@@ -95,9 +95,7 @@ def root_template() -> dict[str, Any]:
             },
             "Releases": {
                 "Type": "AWS::SNS::Topic",
-                "Properties": {
-                    "TopicName": {"Fn::Join": ["-", [{"Ref": "Environment"}, {"Ref": "ImageTag"}]]}
-                },
+                "Properties": {"TopicName": {"Fn::Join": ["-", [{"Ref": "Environment"}, {"Ref": "ImageTag"}]]}},
             },
         },
         "Outputs": {"ServiceUrl": {"Value": "https://orca.example.test"}},

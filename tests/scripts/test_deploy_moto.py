@@ -89,9 +89,7 @@ def test_templates_are_uploaded_under_their_sha256(templates: Path) -> None:
     assert set(template_keys()) == expected
 
 
-def test_an_unchanged_child_keeps_its_key_and_a_changed_one_gets_a_new_key(
-    templates: Path, tmp_path: Path
-) -> None:
+def test_an_unchanged_child_keeps_its_key_and_a_changed_one_gets_a_new_key(templates: Path, tmp_path: Path) -> None:
     run_cli("--image-tag", "v1", "--templates", str(templates), "--yes")
     first = template_keys()
 
@@ -103,14 +101,10 @@ def test_an_unchanged_child_keeps_its_key_and_a_changed_one_gets_a_new_key(
     assert len(template_keys()) == len(first) + 1
 
 
-def test_no_execute_on_a_new_stack_leaves_neither_stack_nor_change_set(
-    templates: Path, tmp_path: Path
-) -> None:
+def test_no_execute_on_a_new_stack_leaves_neither_stack_nor_change_set(templates: Path, tmp_path: Path) -> None:
     summary = tmp_path / "summary.md"
 
-    result = run_cli(
-        "--image-tag", "v1", "--templates", str(templates), "--no-execute", "--summary", str(summary)
-    )
+    result = run_cli("--image-tag", "v1", "--templates", str(templates), "--no-execute", "--summary", str(summary))
 
     assert result.code == 0
     assert STACK not in stack_names()
@@ -124,9 +118,7 @@ def test_no_change_summary_says_nothing_would_change(templates: Path, tmp_path: 
     run_cli("--image-tag", "v1", "--templates", str(templates), "--yes")
     summary = tmp_path / "summary.md"
 
-    result = run_cli(
-        "--image-tag", "v1", "--templates", str(templates), "--no-execute", "--summary", str(summary)
-    )
+    result = run_cli("--image-tag", "v1", "--templates", str(templates), "--no-execute", "--summary", str(summary))
 
     assert result.code == 0
     assert "No changes: nothing would change." in summary.read_text()
@@ -191,9 +183,7 @@ def test_a_declined_prompt_changes_nothing(templates: Path) -> None:
 
 
 def test_a_confirmed_prompt_deploys(templates: Path) -> None:
-    result = run_cli(
-        "--image-tag", "v1", "--templates", str(templates), recorder=Recorder(tty=True, answer="y")
-    )
+    result = run_cli("--image-tag", "v1", "--templates", str(templates), recorder=Recorder(tty=True, answer="y"))
 
     assert result.code == 0
     assert stack_status() == "CREATE_COMPLETE"
@@ -204,9 +194,7 @@ def test_after_a_deploy_every_stack_denies_replacing_or_deleting_stateful_resour
     nested = next(r for r in cfn().describe_stack_resources(StackName=STACK)["StackResources"])
 
     root_policy = json.loads(cfn().get_stack_policy(StackName=STACK)["StackPolicyBody"])
-    nested_policy = json.loads(
-        cfn().get_stack_policy(StackName=nested["PhysicalResourceId"])["StackPolicyBody"]
-    )
+    nested_policy = json.loads(cfn().get_stack_policy(StackName=nested["PhysicalResourceId"])["StackPolicyBody"])
 
     denied_resources = [s["Resource"] for s in root_policy["Statement"] if s["Effect"] == "Deny"]
     assert ["LogicalResourceId/DatabaseStack"] in denied_resources
