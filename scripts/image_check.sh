@@ -142,7 +142,9 @@ admin_url=$ADMIN_URL
 if ! listening 127.0.0.1 5432 && [ -z "${ORCA_IMAGE_CHECK_ADMIN_URL:-}" ]; then
     # A fresh machine: run pgserver's PostgreSQL binaries ourselves, on TCP (pgserver itself listens on a socket
     # only, which the container's user could not reach).
-    pg_bin=$("$VENV_PY" -c 'import pathlib, pgserver; print(pathlib.Path(pgserver.__file__).parent / "pginstall" / "bin")')
+    # Found without importing pgserver, which would warn about XDG_RUNTIME_DIR and start nothing we want.
+    pg_bin=$("$VENV_PY" -c 'import importlib.util as u; print(u.find_spec("pgserver").submodule_search_locations[0])')
+    pg_bin=$pg_bin/pginstall/bin
     embedded_dir=$(mktemp -d /tmp/orca-image-check-pg.XXXXXX)
     chmod 0755 "$embedded_dir"
     chown nobody "$embedded_dir"
