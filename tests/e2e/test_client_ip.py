@@ -24,9 +24,7 @@ SPOOFED_TOO = "198.51.100.9"
         "unknown, " + SPOOFED,
     ],
 )
-def test_a_spoofed_x_forwarded_for_never_becomes_the_logged_ip(
-    client: httpx.Client, token: str, xff: str
-) -> None:
+def test_a_spoofed_x_forwarded_for_never_becomes_the_logged_ip(client: httpx.Client, token: str, xff: str) -> None:
     entry = find_own_entry(client.get(f"/{token}", headers={"X-Forwarded-For": xff}), token)
 
     assert entry["ip"] not in {SPOOFED, SPOOFED_TOO}
@@ -34,9 +32,7 @@ def test_a_spoofed_x_forwarded_for_never_becomes_the_logged_ip(
     assert SPOOFED in entry["xff"]
 
 
-def test_reached_directly_the_logged_ip_is_the_socket_peer(
-    client: httpx.Client, token: str, is_local: bool
-) -> None:
+def test_reached_directly_the_logged_ip_is_the_socket_peer(client: httpx.Client, token: str, is_local: bool) -> None:
     entry = find_own_entry(client.get(f"/{token}", headers={"X-Forwarded-For": SPOOFED}), token)
 
     address = ipaddress.ip_address(entry["ip"])
@@ -49,9 +45,7 @@ def test_reached_directly_the_logged_ip_is_the_socket_peer(
         assert str(address) != SPOOFED
 
 
-def test_without_x_forwarded_for_only_a_proxy_adds_one(
-    client: httpx.Client, token: str, is_local: bool
-) -> None:
+def test_without_x_forwarded_for_only_a_proxy_adds_one(client: httpx.Client, token: str, is_local: bool) -> None:
     entry = find_own_entry(client.get(f"/{token}"), token)
 
     if is_local:
@@ -61,9 +55,7 @@ def test_without_x_forwarded_for_only_a_proxy_adds_one(
 
 
 @pytest.mark.parametrize("xff", ["not-an-ip", "999.1.1.1, ::zz", "<script>", ",,,", "1.2.3.4:5678"])
-def test_a_garbage_x_forwarded_for_is_recorded_and_harmless(
-    client: httpx.Client, token: str, xff: str
-) -> None:
+def test_a_garbage_x_forwarded_for_is_recorded_and_harmless(client: httpx.Client, token: str, xff: str) -> None:
     entry = find_own_entry(client.get(f"/{token}", headers={"X-Forwarded-For": xff}), token)
 
     ipaddress.ip_address(entry["ip"])

@@ -21,9 +21,7 @@ def test_any_path_answers_a_json_list_of_at_most_ten_entries(client: httpx.Clien
         assert set(entry) == ENTRY_KEYS
 
 
-def test_the_request_itself_is_logged_with_its_method_path_and_user_agent(
-    client: httpx.Client, token: str
-) -> None:
+def test_the_request_itself_is_logged_with_its_method_path_and_user_agent(client: httpx.Client, token: str) -> None:
     response = client.get(f"/{token}/orders", headers={"User-Agent": f"orca-e2e/{token}"})
 
     entry = find_own_entry(response, token)

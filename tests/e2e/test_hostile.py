@@ -30,9 +30,7 @@ LONG = 8000
         "%7f%01%1b[31m",  # control characters
     ],
 )
-def test_a_hostile_path_is_logged_without_a_server_error(
-    client: httpx.Client, token: str, suffix: str
-) -> None:
+def test_a_hostile_path_is_logged_without_a_server_error(client: httpx.Client, token: str, suffix: str) -> None:
     response = client.get(f"/{token}/{suffix}")
 
     entry = find_own_entry(response, token)
@@ -88,9 +86,7 @@ def test_an_unusual_method_is_logged(client: httpx.Client, token: str, method: s
 
 
 @pytest.mark.parametrize("method", ["BREW", "X" * 40])
-def test_an_unregistered_method_is_never_a_server_error(
-    client: httpx.Client, token: str, method: str
-) -> None:
+def test_an_unregistered_method_is_never_a_server_error(client: httpx.Client, token: str, method: str) -> None:
     response = client.request(method, f"/{token}")
 
     # An HTTP parser may refuse a method outside the registered ones with a 400 before the service sees it;
@@ -115,9 +111,7 @@ def test_an_error_on_a_service_endpoint_is_a_4xx_with_a_json_body(client: httpx.
 
 
 # Any bytes at all, percent-encoded, after the token: the service must log them whatever they decode to.
-@settings(
-    max_examples=40, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+@settings(max_examples=40, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(raw=st.binary(min_size=1, max_size=64))
 def test_any_percent_encoded_bytes_in_the_path_are_logged(client: httpx.Client, raw: bytes) -> None:
     marker = "e2e-hypothesis-" + raw.hex()[:32]
