@@ -36,6 +36,10 @@ DEFAULT_HEALTH_TIMEOUT: Final = 1.5
 # A statement that runs longer than this is cancelled by the server: no request holds a connection for long.
 DEFAULT_STATEMENT_TIMEOUT_MS: Final = 5000
 
+# Group commit (orca.batching): how many batched writes may run at once, and how many entries one may carry.
+DEFAULT_WRITE_CONCURRENCY: Final = 4
+DEFAULT_WRITE_BATCH_MAX: Final = 256
+
 LOG_LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 # libpq's own variables: when any of these is set, an empty conninfo lets libpq read them itself.
 LIBPQ_VARIABLES: Final = ("PGHOST", "PGHOSTADDR", "PGPORT", "PGDATABASE", "PGUSER", "PGSERVICE")
@@ -57,6 +61,8 @@ class Config:
     pool_open_timeout: float = DEFAULT_POOL_OPEN_TIMEOUT
     health_timeout: float = DEFAULT_HEALTH_TIMEOUT
     statement_timeout_ms: int = DEFAULT_STATEMENT_TIMEOUT_MS
+    write_concurrency: int = DEFAULT_WRITE_CONCURRENCY
+    write_batch_max: int = DEFAULT_WRITE_BATCH_MAX
     trusted_proxies: tuple[IPNetwork, ...] = field(default_factory=tuple)
     port: int = DEFAULT_PORT
     log_level: str = DEFAULT_LOG_LEVEL
@@ -98,6 +104,8 @@ class Config:
             pool_open_timeout=_seconds(env, "ORCA_POOL_OPEN_TIMEOUT", DEFAULT_POOL_OPEN_TIMEOUT),
             health_timeout=_seconds(env, "ORCA_HEALTH_TIMEOUT", DEFAULT_HEALTH_TIMEOUT),
             statement_timeout_ms=_int(env, "ORCA_STATEMENT_TIMEOUT_MS", DEFAULT_STATEMENT_TIMEOUT_MS, minimum=1),
+            write_concurrency=_int(env, "ORCA_WRITE_CONCURRENCY", DEFAULT_WRITE_CONCURRENCY, minimum=1),
+            write_batch_max=_int(env, "ORCA_WRITE_BATCH_MAX", DEFAULT_WRITE_BATCH_MAX, minimum=1),
             trusted_proxies=parse_networks(env.get("ORCA_TRUSTED_PROXIES", "")),
             port=_int(env, "PORT", DEFAULT_PORT),
             log_level=env.get("ORCA_LOG_LEVEL", DEFAULT_LOG_LEVEL).strip().upper(),

@@ -7,21 +7,20 @@ from typing import Final
 # How many entries a logging request answers with.
 LATEST_LIMIT: Final = 10
 
-# One round trip, one statement, one implicit transaction: insert the request, then answer with the ten
-# latest entries, the new one included, already encoded as a JSON array by the server. A data-modifying
-# CTE's row is not visible to the rest of its statement, so the new row comes from RETURNING, the others
-# from the table.
+# One round trip, one statement, one implicit transaction: insert a batch of requests (parallel arrays, so
+# that one prepared statement serves every batch size), then answer with the ten latest entries, the new ones
+# included, already encoded as a JSON array by the server. A data-modifying CTE's rows are not visible to the
+# rest of its statement, so the new rows come from RETURNING and the older ones from the table.
 # ``ORDER BY id DESC LIMIT n`` on the identity key is a backward scan of the primary-key index: constant cost.
 LOG_AND_LATEST: Final = f"""
 WITH new AS (
     INSERT INTO access_log (ip, xff, user_agent, method, path)
-    VALUES (%s, %s, %s, %s, %s)
+    SELECT * FROM unnest(%s::inet[], %s::text[], %s::text[], %s::text[], %s::text[])
     RETURNING id, logged_at, ip, xff, user_agent, method, path
 ), latest AS (
-    SELECT * FROM new
+    (SELECT * FROM new ORDER BY id DESC LIMIT {LATEST_LIMIT})
     UNION ALL
-    (SELECT id, logged_at, ip, xff, user_agent, method, path
-     FROM access_log ORDER BY id DESC LIMIT {LATEST_LIMIT})
+    (SELECT id, logged_at, ip, xff, user_agent, method, path FROM access_log ORDER BY id DESC LIMIT {LATEST_LIMIT})
 )
 SELECT coalesce(json_agg(json_build_object(
     'ip', host(ip),

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+import weakref
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 import psycopg
 from psycopg_pool import AsyncConnectionPool, PoolTimeout, TooManyRequests
 
 from orca import sql
+from orca.batching import GroupCommit
 from orca.config import Config, mask_conninfo
 from orca.migrations import migrate
 
@@ -21,6 +24,8 @@ UNAVAILABLE_ERRORS = (psycopg.OperationalError, PoolTimeout, TooManyRequests, Ti
 
 
 RECONNECT_TIMEOUT: Final = 30.0
+# A connection idle for longer than this is checked (one round trip) before it is handed out.
+IDLE_CHECK_SECONDS: Final = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +45,13 @@ class Store:
     def __init__(self, config: Config) -> None:
         self._config = config
         self._pool: AsyncConnectionPool | None = None
+        self._writer: GroupCommit[Entry, bytes] = GroupCommit(
+            self._write_batch,
+            max_batch=config.write_batch_max,
+            max_concurrent=min(config.write_concurrency, config.pool_max_size),
+            max_pending=config.pool_max_waiting,
+        )
+        self._last_used: weakref.WeakKeyDictionary[psycopg.AsyncConnection[Any], float] = weakref.WeakKeyDictionary()
 
     @property
     def pool(self) -> AsyncConnectionPool:
@@ -64,7 +76,7 @@ class Store:
             timeout=config.pool_timeout,
             max_waiting=config.pool_max_waiting,
             # A connection that broke while idle (a failover, a restart) is replaced before anyone gets it.
-            check=AsyncConnectionPool.check_connection,
+            check=self._check_if_idle,
             # A lost connection is retried with doubling delays until this many seconds have passed, then
             # given up; the next request that finds no free connection starts a fresh attempt. Bounding it
             # bounds the delays, so the pool notices a returning database within seconds, never minutes.
@@ -95,7 +107,8 @@ class Store:
         self._pool = pool
 
     async def close(self) -> None:
-        """Close the pool, waiting briefly for connections in use to be returned."""
+        """Finish the writes under way, then close the pool, waiting briefly for connections in use."""
+        await self._writer.drain()
         if self._pool is not None:
             pool, self._pool = self._pool, None
             await pool.close(timeout=5.0)
@@ -103,16 +116,35 @@ class Store:
     async def log_and_latest(self, entry: Entry) -> bytes:
         """Commit ``entry`` and return the latest entries, the new one included, as a JSON array.
 
+        Concurrent calls share one statement and one commit (see :mod:`orca.batching`); each returns only once
+        the commit that holds its entry is done.
+
         Raises:
-            One of ``UNAVAILABLE_ERRORS``: the database is unreachable or every connection is busy.
+            One of ``UNAVAILABLE_ERRORS``: the database is unreachable or too many writes are waiting.
         """
+        return await self._writer.submit(entry)
+
+    async def _write_batch(self, entries: list[Entry]) -> bytes:
+        params = (
+            [e.ip for e in entries],
+            [e.xff for e in entries],
+            [e.user_agent for e in entries],
+            [e.method for e in entries],
+            [e.path for e in entries],
+        )
         async with self.pool.connection() as conn:
-            cur = await conn.execute(
-                sql.LOG_AND_LATEST, (entry.ip, entry.xff, entry.user_agent, entry.method, entry.path)
-            )
+            cur = await conn.execute(sql.LOG_AND_LATEST, params)
             row = await cur.fetchone()
+            self._last_used[conn] = time.monotonic()
         assert row is not None
         return str(row[0]).encode()
+
+    async def _check_if_idle(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        # Checking every connection before use costs a round trip per request, doubling the database's work.
+        # A connection used moments ago is almost surely fine (and if not, that request fails and the pool
+        # drops it); one that sat idle may have been cut by a failover or a restart, so it is checked.
+        if time.monotonic() - self._last_used.get(conn, 0.0) > IDLE_CHECK_SECONDS:
+            await AsyncConnectionPool.check_connection(conn)
 
     async def count(self) -> int:
         """The exact number of logged entries, bounded by the health timeout.
@@ -125,5 +157,6 @@ class Store:
             async with self.pool.connection(timeout=timeout) as conn:
                 cur = await conn.execute(sql.COUNT_ENTRIES)
                 row = await cur.fetchone()
+                self._last_used[conn] = time.monotonic()
         assert row is not None
         return int(row[0])

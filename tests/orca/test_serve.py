@@ -54,7 +54,8 @@ def test_one_json_line_per_request_and_never_the_password(db: str, serve: Callab
 
 
 def test_sigterm_finishes_requests_in_flight_then_exits_0(db: str, serve: Callable[..., Server]) -> None:
-    server = serve({"DATABASE_URL": db})
+    # Five write slots: each request waits on the lock in a statement of its own, so all five can be seen.
+    server = serve({"DATABASE_URL": db, "ORCA_WRITE_CONCURRENCY": "5"})
     results: list[int] = []
     with psycopg.connect(db) as blocker:
         # Hold inserts back so that the requests are in flight when SIGTERM arrives.
