@@ -54,7 +54,9 @@ def test_entries_are_newest_first(client: httpx.Client, token: str) -> None:
     times = [datetime.fromisoformat(entry["time"]) for entry in latest]
     assert times == sorted(times, reverse=True)
     mine = [entry["path"] for entry in latest if token in entry["path"]]
-    assert mine == [f"/{token}/last", f"/{token}/2", f"/{token}/1", f"/{token}/0"]
+    # Other clients' requests may push the oldest of ours out of the ten, never reorder them.
+    assert mine
+    assert mine == [f"/{token}/last", f"/{token}/2", f"/{token}/1", f"/{token}/0"][: len(mine)]
 
 
 @pytest.mark.parametrize("method", ["POST", "PUT", "PATCH", "DELETE", "OPTIONS"])

@@ -79,10 +79,14 @@ def test_many_headers_are_harmless(client: httpx.Client, token: str) -> None:
 
 
 @pytest.mark.parametrize("method", ["PROPFIND", "MKCOL", "M-SEARCH", "PURGE", "REPORT", "TRACE"])
-def test_an_unusual_method_is_logged(client: httpx.Client, token: str, method: str) -> None:
+def test_an_unusual_method_is_logged(client: httpx.Client, token: str, method: str, is_local: bool) -> None:
     response = client.request(method, f"/{token}")
 
-    assert find_own_entry(response, token)["method"] == method
+    if is_local or response.status_code == 200:
+        assert find_own_entry(response, token)["method"] == method
+    else:
+        # A load balancer in front may refuse a method before the service sees it, but never with a 5xx.
+        assert response.status_code < 500
 
 
 @pytest.mark.parametrize("method", ["BREW", "X" * 40])
