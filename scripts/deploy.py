@@ -35,6 +35,7 @@ PROG = "orca-deploy"
 EXIT_INTERRUPTED = 130
 _ENV = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
 _IMAGE_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+_STACK_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,127}$")
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 
 
@@ -89,6 +90,8 @@ def options_from_args(args: argparse.Namespace) -> Options:
     if args.poll_interval < 0:
         raise ConfigError("--poll-interval must not be negative")
     stack_name = args.stack_name or f"orca-{args.env}"
+    if not _STACK_NAME.match(stack_name):
+        raise ConfigError(f"--stack-name {stack_name!r} is not a valid CloudFormation stack name")
     return Options(
         env=args.env,
         image_tag=args.image_tag,

@@ -162,6 +162,7 @@ def run_cli(*args: str, recorder: Recorder | None = None, clients: Any = None, b
     """Run ``orca-deploy`` in-process with the usual options plus ``args``; never sleeps."""
     recorder = recorder or Recorder()
     argv = [*(["--env", ENV, "--bucket", BUCKET, "--region", REGION] if base else []), *args]
-    argv += ["--poll-interval", "1"]
+    if "--poll-interval" not in argv:
+        argv += ["--poll-interval", "1"]
     code = main(argv, runtime=recorder.runtime(), clients=clients)
     return Result(code, recorder.out.getvalue(), recorder.err.getvalue())

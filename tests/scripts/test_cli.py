@@ -21,8 +21,11 @@ from tests.scripts.stubs import NESTED_ID, STACK_ID, StubbedCloudFormation
         (["--env", "test", "--image-tag", "v 1"], "--image-tag 'v 1' is not a valid image tag"),
         (["--env", "test", "--image-tag", "v1", "--region", "mars-west-1"], "unknown AWS region 'mars-west-1'"),
         (["--env", "test", "--image-tag", "v1", "--templates", "/nonexistent"], "does not exist"),
+        (["--env", "test", "--image-tag", "v1", "--stack-name", "orca_test"], "not a valid CloudFormation stack"),
+        (["--env", "test", "--image-tag", "v1", "--poll-interval", "-1"], "--poll-interval must not be negative"),
     ],
 )
+@pytest.mark.usefixtures("aws")  # should validation ever let one through, it meets moto, not AWS
 def test_bad_options_are_a_one_line_configuration_error(args: list[str], message: str) -> None:
     result = run_cli("--bucket", BUCKET, *args, base=False)
 
