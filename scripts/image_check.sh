@@ -35,6 +35,7 @@ container=""
 database=""
 embedded_dir=""
 pg_bin=""
+admin_url=$ADMIN_URL   # an embedded server's, when step 5 has to start one
 
 say() { printf 'image-check: %s\n' "$*" >&2; }
 fail() {
@@ -46,13 +47,13 @@ elapsed() { awk -v a="$1" -v b="$(date +%s%N)" 'BEGIN { printf "%.1f", (b - a) /
 cleanup() {
     set +e
     [ -n "$container" ] && "$ENGINE" rm --force "$container" >/dev/null 2>&1
-    [ -n "$database" ] && "$VENV_PY" - "$ADMIN_URL" "$database" <<'PY' >/dev/null 2>&1
+    [ -n "$database" ] && "$VENV_PY" - "$admin_url" "$database" <<'PY' >/dev/null 2>&1
 import sys, psycopg
 with psycopg.connect(sys.argv[1], autocommit=True) as conn:
     conn.execute(f'DROP DATABASE IF EXISTS "{sys.argv[2]}" WITH (FORCE)')
 PY
     if [ -n "$embedded_dir" ]; then
-        runuser -u nobody -- "$pg_bin/pg_ctl" -D "$embedded_dir/data" -m immediate -w stop >/dev/null 2>&1
+        as_postgres "$pg_bin/pg_ctl" -D "$embedded_dir/data" -m immediate -w stop >/dev/null 2>&1
         rm -rf "$embedded_dir"
     fi
 }
@@ -61,6 +62,10 @@ trap 'exit 130' INT TERM
 
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 listening() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
+# PostgreSQL refuses to run as root: as root, run its binaries as nobody.
+as_postgres() {
+    if [ "$(id -u)" = 0 ]; then runuser -u nobody -- "$@"; else "$@"; fi
+}
 
 case $ENGINE in
 podman | docker) ;;
@@ -138,7 +143,6 @@ fi
 
 # --- 5. a database and the running container ------------------------------------------------------------------
 database="orca_image_check_$$_$(date +%s)"
-admin_url=$ADMIN_URL
 if ! listening 127.0.0.1 5432 && [ -z "${ORCA_IMAGE_CHECK_ADMIN_URL:-}" ]; then
     # A fresh machine: run pgserver's PostgreSQL binaries ourselves, on TCP (pgserver itself listens on a socket
     # only, which the container's user could not reach).
@@ -146,22 +150,26 @@ if ! listening 127.0.0.1 5432 && [ -z "${ORCA_IMAGE_CHECK_ADMIN_URL:-}" ]; then
     pg_bin=$("$VENV_PY" -c 'import importlib.util as u; print(u.find_spec("pgserver").submodule_search_locations[0])')
     pg_bin=$pg_bin/pginstall/bin
     embedded_dir=$(mktemp -d /tmp/orca-image-check-pg.XXXXXX)
-    chmod 0755 "$embedded_dir"
-    chown nobody "$embedded_dir"
+    if [ "$(id -u)" = 0 ]; then
+        chmod 0755 "$embedded_dir"
+        chown nobody "$embedded_dir"
+    fi
     pg_port=$(free_port)
     say "no PostgreSQL on 127.0.0.1:5432: starting an embedded one on port $pg_port"
-    runuser -u nobody -- "$pg_bin/initdb" -D "$embedded_dir/data" -U postgres --auth=trust -E UTF8 >/dev/null
-    runuser -u nobody -- "$pg_bin/pg_ctl" -D "$embedded_dir/data" -l "$embedded_dir/log" -w \
+    as_postgres "$pg_bin/initdb" -D "$embedded_dir/data" -U postgres --auth=trust -E UTF8 >/dev/null
+    as_postgres "$pg_bin/pg_ctl" -D "$embedded_dir/data" -l "$embedded_dir/log" -w \
         -o "-h 127.0.0.1 -p $pg_port -k $embedded_dir" start >/dev/null
     admin_url="postgresql://postgres@127.0.0.1:$pg_port/postgres"
 fi
-readonly admin_url
-"$VENV_PY" - "$admin_url" "$database" <<'PY'
+# Prints the new database's connection string: the admin one with its database name replaced.
+database_url=$("$VENV_PY" - "$admin_url" "$database" <<'PY'
 import sys, psycopg
+from psycopg.conninfo import make_conninfo
 with psycopg.connect(sys.argv[1], autocommit=True) as conn:
     conn.execute(f'CREATE DATABASE "{sys.argv[2]}"')
+print(make_conninfo(sys.argv[1], dbname=sys.argv[2]))
 PY
-database_url="${admin_url%/*}/$database"
+)
 
 port=$(free_port)
 say "starting the container on port $port"
