@@ -142,8 +142,9 @@ def _server(url: str, workers: int) -> Iterator[tuple[str, list[int], float]]:
                 time.sleep(0.01)
         start_seconds = time.perf_counter() - started
         time.sleep(0.5 if workers > 1 else 0)  # let every worker finish starting
-        pids = [process.pid] + _children(process.pid) if workers > 1 else [process.pid]
-        yield base, pids[1:] if workers > 1 else pids, start_seconds
+        # With several workers, uvicorn's supervisor only forwards signals: the workers are what to measure.
+        pids = _children(process.pid) if workers > 1 else [process.pid]
+        yield base, pids, start_seconds
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(30)
@@ -252,28 +253,19 @@ def _rss_mb(pids: list[int]) -> list[float]:
     return sizes
 
 
-async def _exact_check(base: str, url: str, *, requests: int, concurrency: int) -> dict[str, float]:
+async def _exact_check(base: str, url: str, *, requests: int, concurrency: int) -> dict[str, int]:
     before = _count(url)
     statuses: list[int] = []
-    latencies: list[float] = []
     queue = iter(range(requests))
 
     async def client(http: httpx.AsyncClient) -> None:
         for i in queue:
-            started = time.perf_counter()
-            response = await http.get(f"/bench/exact/{i}")
-            latencies.append(time.perf_counter() - started)
-            statuses.append(response.status_code)
+            statuses.append((await http.get(f"/bench/exact/{i}")).status_code)
 
     limits = httpx.Limits(max_connections=concurrency)
     async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as http:
         await asyncio.gather(*(client(http) for _ in range(concurrency)))
-    return {
-        "requests": requests,
-        "ok": statuses.count(200),
-        "rows": _count(url) - before,
-        "max_ms": max(latencies) * 1000,
-    }
+    return {"requests": requests, "ok": statuses.count(200), "rows": _count(url) - before}
 
 
 def _row(run: Run) -> str:
@@ -284,7 +276,7 @@ def _row(run: Run) -> str:
     )
 
 
-def _summary(runs: list[Run], pg: dict[int, float], rss: list[float], exact: dict[str, float], start: float) -> None:
+def _summary(runs: list[Run], pg: dict[int, float], rss: list[float], exact: dict[str, int], start: float) -> None:
     def find(endpoint: str, c: int, rows: int) -> Run:
         return next(r for r in runs if (r.endpoint, r.connections, r.rows) == (endpoint, c, rows))
 
@@ -312,16 +304,19 @@ def _summary(runs: list[Run], pg: dict[int, float], rss: list[float], exact: dic
         )
     print(f"process start to first /_livez 200: {start * 1000:.0f} ms")
     print("resident memory per worker after the runs: " + ", ".join(f"{m:.0f} MB" for m in rss))
+    exact_ok = exact["ok"] == exact["rows"] == exact["requests"]
     print(
-        f"exact check, c=64: {exact['requests']:,.0f} requests, {exact['ok']:,.0f} answered 200, "
-        f"{exact['rows']:,.0f} new rows, slowest {exact['max_ms']:.0f} ms "
-        f"(pool bound {DEFAULT_POOL_TIMEOUT * 1000:.0f} ms): "
-        + (
-            "OK"
-            if exact["ok"] == exact["rows"] == exact["requests"] and exact["max_ms"] < DEFAULT_POOL_TIMEOUT * 1000
-            else "FAILED"
-        )
+        f"exact check, 64 concurrent clients: {exact['requests']:,} requests, {exact['ok']:,} answered 200, "
+        f"{exact['rows']:,} new rows: " + ("OK" if exact_ok else "FAILED")
     )
+    bound = DEFAULT_POOL_TIMEOUT * 1000
+    for run in runs:
+        if run.endpoint == "/bench/log" and run.connections == max(conns):
+            verdict = "OK" if run.max_ms < bound and run.non2xx == 0 else "FAILED"
+            print(
+                f"slowest logging answer at c={run.connections}, {run.rows:,} rows: {run.max_ms:.0f} ms "
+                f"(pool bound {bound:.0f} ms), non-2xx {run.non2xx}: {verdict}"
+            )
 
 
 if __name__ == "__main__":
