@@ -9,6 +9,7 @@ import falcon
 import falcon.asgi
 
 from orca.config import Config
+from orca.logs import AccessLogWriter
 from orca.middleware import RequestContext, StoreLifespan
 from orca.resources import AccessLog, Health, Live
 from orca.store import UNAVAILABLE_ERRORS, Store
@@ -29,7 +30,8 @@ def create_app(config: Config | None = None) -> App:
     """
     config = config if config is not None else Config.from_env()
     store = Store(config)
-    middleware: list[Any] = [StoreLifespan(store), RequestContext(config.trusted_proxies)]
+    access_log = AccessLogWriter(level=config.log_level)
+    middleware: list[Any] = [StoreLifespan(store), RequestContext(config.trusted_proxies, access_log)]
     app: App = falcon.asgi.App(middleware=middleware)
     app.add_route(HEALTH_PATH, Health(store))
     app.add_route(LIVE_PATH, Live())

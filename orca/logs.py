@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import os
+import select
 import sys
+import time
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -65,3 +69,90 @@ def uvicorn_log_config(level: str) -> dict[str, Any]:
             "uvicorn.access": {"handlers": [], "propagate": False},
         },
     }
+
+
+class AccessLogWriter:
+    """Writes one JSON line per request to stdout, batched: the hot path only appends to a list.
+
+    The logging module costs a record, a formatter and a flush (a system call) per line: a fifth of the
+    service's CPU under load. Here lines are joined and written every ``interval`` seconds, when ``max_bytes``
+    have piled up, and at shutdown, in writes of whole lines no larger than ``PIPE_BUF``, so that lines from
+    several worker processes sharing one pipe never interleave. A process killed with SIGKILL loses at most
+    ``interval`` seconds of access lines; every other log record still goes through the logging module.
+    """
+
+    def __init__(self, *, fd: int = 1, interval: float = 0.5, max_bytes: int = 64 * 1024, level: str = "INFO") -> None:
+        self._fd = fd
+        self._interval = interval
+        self._max_bytes = max_bytes
+        self._enabled = logging.getLevelName(level) <= logging.INFO
+        self._lines: list[bytes] = []
+        self._size = 0
+        self._timer: asyncio.TimerHandle | None = None
+        self._second = -1
+        self._stamp = ""
+
+    def start(self) -> None:
+        """Start flushing on the running loop's clock."""
+        self._schedule()
+
+    def write(self, fields: dict[str, Any]) -> None:
+        """Queue one access-log line; ``fields`` must be JSON-serialisable."""
+        if not self._enabled:
+            return
+        now = time.time()
+        second = int(now)
+        if second != self._second:  # formatting the date once a second instead of per line
+            self._second = second
+            self._stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+        line = {
+            "time": f"{self._stamp}.{int((now - second) * 1000):03d}+00:00",
+            "level": "INFO",
+            "logger": "orca.access",
+            "message": "request",
+            **fields,
+        }
+        data = (json.dumps(line, ensure_ascii=False) + "\n").encode("utf-8", "replace")
+        self._lines.append(data)
+        self._size += len(data)
+        if self._size >= self._max_bytes:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write every queued line now."""
+        lines, self._lines, self._size = self._lines, [], 0
+        chunk: list[bytes] = []
+        size = 0
+        for line in lines:
+            if chunk and size + len(line) > select.PIPE_BUF:
+                self._write(b"".join(chunk))
+                chunk, size = [], 0
+            chunk.append(line)
+            size += len(line)
+        if chunk:
+            self._write(b"".join(chunk))
+
+    def close(self) -> None:
+        """Stop the timer and write what is left."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self.flush()
+
+    def _schedule(self) -> None:
+        self._timer = asyncio.get_running_loop().call_later(self._interval, self._tick)
+
+    def _tick(self) -> None:
+        self.flush()
+        self._schedule()
+
+    def _write(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            try:
+                written = os.write(self._fd, view)
+            except BlockingIOError:
+                continue
+            except OSError:
+                return  # stdout is gone (closed pipe): nothing left to log to
+            view = view[written:]

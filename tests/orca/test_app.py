@@ -115,8 +115,9 @@ async def test_request_id_is_echoed_preferring_the_load_balancer_trace(conductor
         "/r", headers={"X-Request-Id": "req-123", "X-Amzn-Trace-Id": "Root=1-abc-def"}
     )
     assert traced.headers["x-request-id"] == "Root=1-abc-def"
-    generated = await conductor.simulate_get("/r")
-    assert len(generated.headers["x-request-id"]) == 32
+    generated = {(await conductor.simulate_get("/r")).headers["x-request-id"] for _ in range(3)}
+    assert len(generated) == 3
+    assert all(len(rid) >= 16 for rid in generated)
 
 
 async def test_oversized_values_are_truncated_to_their_limits(conductor: ASGIConductor, db: str) -> None:
