@@ -51,6 +51,7 @@ class Store:
             max_concurrent=min(config.write_concurrency, config.pool_max_size),
             max_pending=config.pool_max_waiting,
         )
+        self._counting: asyncio.Future[int] | None = None
         self._last_used: weakref.WeakKeyDictionary[psycopg.AsyncConnection[Any], float] = weakref.WeakKeyDictionary()
 
     @property
@@ -147,16 +148,33 @@ class Store:
             await AsyncConnectionPool.check_connection(conn)
 
     async def count(self) -> int:
-        """The exact number of logged entries, bounded by the health timeout.
+        """The number of logged entries, bounded by the health timeout.
+
+        The count is exact as of the query that read it. Callers that arrive while that query is under way share
+        its answer instead of queueing for connections of their own, so a burst of health checks costs one
+        round trip, and no answer is older than the moment its caller arrived by more than one round trip.
 
         Raises:
             One of ``UNAVAILABLE_ERRORS``: no answer within the health timeout.
         """
+        if self._counting is None:
+            task = asyncio.ensure_future(self._count_once())
+            task.add_done_callback(self._count_done)
+            self._counting = task
+        async with asyncio.timeout(self._config.health_timeout):
+            # Shielded: a caller that gives up does not cancel the query for the others.
+            return await asyncio.shield(self._counting)
+
+    async def _count_once(self) -> int:
         timeout = self._config.health_timeout
-        async with asyncio.timeout(timeout):
-            async with self.pool.connection(timeout=timeout) as conn:
-                cur = await conn.execute(sql.COUNT_ENTRIES)
-                row = await cur.fetchone()
-                self._last_used[conn] = time.monotonic()
+        async with asyncio.timeout(timeout), self.pool.connection(timeout=timeout) as conn:
+            cur = await conn.execute(sql.COUNT_ENTRIES)
+            row = await cur.fetchone()
+            self._last_used[conn] = time.monotonic()
         assert row is not None
         return int(row[0])
+
+    def _count_done(self, task: asyncio.Future[int]) -> None:
+        self._counting = None
+        if not task.cancelled():
+            task.exception()  # retrieved here, so that a failure nobody waited for is not reported as lost
