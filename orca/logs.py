@@ -13,9 +13,12 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 # Attributes every LogRecord has; anything else was passed in ``extra`` and belongs in the JSON line.
+# Attributes every LogRecord has (and uvicorn's terminal colouring); anything else was passed in ``extra`` and
+# belongs in the JSON line.
 _STANDARD_ATTRS: Final = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
     "message",
     "asctime",
+    "color_message",
 }
 
 
