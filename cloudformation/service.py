@@ -210,6 +210,8 @@ def _add_task_definition(
         "PGHOST": Ref(p.db_host),
         "PGPORT": Ref(p.db_port),
         "PGDATABASE": Ref(p.db_name),
+        # Encrypted or nothing: libpq's default ("prefer") would fall back to plain text if TLS failed.
+        "PGSSLMODE": "require",
         # The ALB is the only proxy; its addresses are in the VPC.
         "ORCA_TRUSTED_PROXIES": Ref(p.vpc_cidr),
         "ORCA_POOL_MAX_SIZE": str(env.pool_max_size),

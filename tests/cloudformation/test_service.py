@@ -60,6 +60,11 @@ def test_database_location_is_plain_environment(rendered: Rendered, env_name: st
     assert environment["ORCA_POOL_MAX_SIZE"] == str(ENVIRONMENTS[env_name].pool_max_size)
 
 
+def test_database_connections_require_tls(rendered: Rendered, env_name: str) -> None:
+    environment = {e["Name"]: e["Value"] for e in _container(rendered, env_name)["Environment"]}
+    assert environment["PGSSLMODE"] == "require"
+
+
 def test_credentials_are_injected_from_the_rds_secret(rendered: Rendered, env_name: str) -> None:
     container = _container(rendered, env_name)
     secrets = {s["Name"]: s["ValueFrom"]["Fn::Sub"] for s in container["Secrets"]}
