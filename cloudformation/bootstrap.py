@@ -348,6 +348,8 @@ def _add_deploy_role(
             Action=[
                 cfn.CreateChangeSet,
                 cfn.DeleteChangeSet,
+                # Only for an empty stack an earlier failed create left behind; prod has termination protection.
+                cfn.DeleteStack,
                 cfn.DescribeChangeSet,
                 cfn.DescribeStackEvents,
                 cfn.DescribeStackResources,
@@ -356,6 +358,8 @@ def _add_deploy_role(
                 cfn.GetTemplate,
                 cfn.ListChangeSets,
                 cfn.ListStackResources,
+                cfn.SetStackPolicy,
+                cfn.UpdateTerminationProtection,
             ],
             Resource=[_stack_arn()],
         ),
@@ -379,7 +383,12 @@ def _add_deploy_role(
             Action=[s3.PutObject, s3.GetObject],
             Resource=[Join("", [GetAtt(bucket, "Arn"), "/*"])],
         ),
-        Statement(Sid="ListTemplates", Effect=Allow, Action=[s3.ListBucket], Resource=[GetAtt(bucket, "Arn")]),
+        Statement(
+            Sid="ListTemplates",
+            Effect=Allow,
+            Action=[s3.ListBucket, s3.GetBucketLocation],
+            Resource=[GetAtt(bucket, "Arn")],
+        ),
         Statement(Sid="LogInToEcr", Effect=Allow, Action=[ecr.GetAuthorizationToken], Resource=["*"]),
         Statement(
             Sid="PushImages",

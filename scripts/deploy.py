@@ -37,6 +37,7 @@ _ENV = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
 _IMAGE_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 _STACK_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,127}$")
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -65,6 +66,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--summary", type=Path, metavar="FILE", help="write the review as Markdown to FILE")
     parser.add_argument(
+        "--role-arn",
+        metavar="ARN",
+        help="IAM role CloudFormation acts as (the bootstrap stack's ExecutionRoleArn); default: the caller",
+    )
+    parser.add_argument(
         "--poll-interval",
         type=float,
         default=DEFAULT_POLL_INTERVAL,
@@ -89,6 +95,8 @@ def options_from_args(args: argparse.Namespace) -> Options:
         raise ConfigError(f"--bucket {args.bucket!r} is not a valid S3 bucket name")
     if args.poll_interval < 0:
         raise ConfigError("--poll-interval must not be negative")
+    if args.role_arn is not None and not _ROLE_ARN.match(args.role_arn):
+        raise ConfigError(f"--role-arn {args.role_arn!r} is not an IAM role ARN")
     stack_name = args.stack_name or f"orca-{args.env}"
     if not _STACK_NAME.match(stack_name):
         raise ConfigError(f"--stack-name {stack_name!r} is not a valid CloudFormation stack name")
@@ -104,6 +112,7 @@ def options_from_args(args: argparse.Namespace) -> Options:
         no_execute=args.no_execute,
         allow_replacement=args.allow_replacement,
         summary=args.summary,
+        role_arn=args.role_arn,
     )
 
 

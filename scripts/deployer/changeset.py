@@ -48,8 +48,14 @@ def create_change_set(
     template_url: str,
     parameters: Sequence[ParameterTypeDef],
     tags: Sequence[TagTypeDef],
+    role_arn: str | None = None,
 ) -> ChangeSetRef:
-    """Submit a change set for the whole stack tree (``IncludeNestedStacks``)."""
+    """Submit a change set for the whole stack tree (``IncludeNestedStacks``).
+
+    With ``role_arn``, CloudFormation creates and changes the resources as that role (the bootstrap stack's
+    execution role), so the caller itself needs no rights on them; the role then stays with the stack.
+    """
+    extra: dict[str, str] = {"RoleARN": role_arn} if role_arn else {}
     name = f"orca-deploy-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}-{uuid.uuid4().hex[:8]}"
     response = cfn.create_change_set(
         StackName=stack_name,
@@ -61,6 +67,7 @@ def create_change_set(
         IncludeNestedStacks=True,
         Tags=list(tags),
         Description="orca-deploy",
+        **extra,  # type: ignore[arg-type]
     )
     return ChangeSetRef(arn=response["Id"], stack_id=response["StackId"], change_set_type=change_set_type)
 

@@ -57,6 +57,7 @@ class Options:
     no_execute: bool = False
     allow_replacement: bool = False
     summary: Path | None = None
+    role_arn: str | None = None
 
 
 def _templates(options: Options) -> TemplateSet:
@@ -107,6 +108,7 @@ def deploy(options: Options, *, cfn: CloudFormationClient, s3: S3Client, runtime
         template_url=uploaded.root_url,
         parameters=parameters,
         tags=tags,
+        role_arn=options.role_arn,
     )
     run = _Run(ref)
     try:

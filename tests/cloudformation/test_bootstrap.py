@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from cloudformation import bootstrap, render
+from scripts import deployer
 from tests.cloudformation.helpers import Template, only
 
 
@@ -82,3 +85,25 @@ def test_image_repository_scans_on_push_with_immutable_tags_and_a_lifecycle(temp
     assert repository["ImageTagMutability"] == "IMMUTABLE"
     rules = json.loads(repository["LifecyclePolicy"]["LifecyclePolicyText"])["rules"]
     assert [r["action"]["type"] for r in rules] == ["expire", "expire"]
+
+
+def _deploy_tool_actions() -> set[str]:
+    """The IAM actions behind every CloudFormation and S3 call the deploy tool's source makes."""
+    # HeadObject is authorised as GetObject; every other call's action is its operation's name.
+    authorised_as = {"s3:HeadObject": "s3:GetObject"}
+    actions = set()
+    for source in Path(deployer.__file__).parent.glob("*.py"):
+        for client, operation in re.findall(r"\b(cfn|s3)\.([a-z_]+)\(", source.read_text()):
+            name = "".join(part.capitalize() for part in operation.split("_"))
+            action = f"{'cloudformation' if client == 'cfn' else 's3'}:{name}"
+            actions.add(authorised_as.get(action, action))
+    return actions
+
+
+def test_deploy_role_allows_every_call_the_deploy_tool_makes(template: Template) -> None:
+    allowed = {
+        a for s in _statements(template["Resources"]["DeployRole"]) if s["Effect"] == "Allow" for a in s["Action"]
+    }
+    needed = _deploy_tool_actions()
+    assert {"cloudformation:CreateChangeSet", "cloudformation:SetStackPolicy", "s3:PutObject"} <= needed
+    assert needed - allowed == set()

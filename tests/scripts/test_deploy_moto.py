@@ -233,3 +233,17 @@ def test_a_bucket_in_another_region_is_a_configuration_error(templates: Path) ->
 
     assert result.code == 2
     assert result.err == f"orca-deploy: bucket orca-elsewhere is in us-west-2, not in {REGION}\n"
+
+
+def test_the_stack_is_deployed_as_the_given_cloudformation_role(templates: Path) -> None:
+    role = "arn:aws:iam::123456789012:role/orca-cloudformation-execution"
+    result = run_cli("--image-tag", "v1", "--templates", str(templates), "--yes", "--role-arn", role)
+    assert result.code == 0, result.err
+    assert cfn().describe_stacks(StackName=STACK)["Stacks"][0]["RoleARN"] == role
+
+
+def test_a_malformed_role_arn_is_a_usage_error(templates: Path) -> None:
+    result = run_cli("--image-tag", "v1", "--templates", str(templates), "--yes", "--role-arn", "admin")
+    assert result.code == 2
+    assert "--role-arn 'admin' is not an IAM role ARN" in result.err
+    assert stack_names() == set()
