@@ -228,8 +228,7 @@ def _wrk(base: str, endpoint: str, connections: int, duration: int, url: str, si
 
 
 def _pgbench(url: str, duration: int) -> float:
-    params = ("'127.0.0.1'::inet", "NULL::text", "'pgbench'", "'GET'", "'/pgbench'")
-    statement = sql.LOG_AND_LATEST % tuple(f"ARRAY[{p}]" for p in params)
+    statement = sql.LOG_AND_LATEST % ("""'[["127.0.0.1", null, "pgbench", "GET", "/pgbench"]]'""",)
     with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as script:
         script.write(" ".join(statement.split()) + ";\n")
     try:

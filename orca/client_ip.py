@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Sequence
 
@@ -10,8 +11,13 @@ from orca.config import IPNetwork
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
+@functools.lru_cache(maxsize=4096)
 def parse_ip(value: str) -> IPAddress | None:
-    """An address from one ``X-Forwarded-For`` entry or socket peer, or ``None`` if it is not one."""
+    """An address from one ``X-Forwarded-For`` entry or socket peer, or ``None`` if it is not one.
+
+    Cached: the same peers (load balancer nodes, returning clients) come again and again, and parsing an
+    address costs more than the rest of the client-address logic together.
+    """
     value = value.strip()
     if value.startswith("[") and "]" in value:  # "[2001:db8::1]:443"
         value = value[1 : value.index("]")]

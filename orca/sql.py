@@ -7,17 +7,20 @@ from typing import Final
 # How many entries a logging request answers with.
 LATEST_LIMIT: Final = 10
 
-# One round trip, one statement, one implicit transaction: insert a batch of requests (parallel arrays, so
-# that one prepared statement serves every batch size), then answer with the ten latest entries, the new ones
-# included, already encoded as a JSON array by the server. A data-modifying CTE's rows are not visible to the
-# rest of its statement, so the new rows come from RETURNING and the older ones from the table.
+# One round trip, one statement, one implicit transaction: insert a batch of requests, then answer with the
+# ten latest entries, the new ones included, already encoded as a JSON array by the server. A data-modifying
+# CTE's rows are not visible to the rest of its statement, so the new rows come from RETURNING and the older
+# ones from the table.
+# The batch is one parameter, a JSON array of [ip, xff, user_agent, method, path] rows: one prepared statement
+# serves every batch size, and encoding it is one call into the C JSON encoder (measured about 6% more
+# requests/s than five typed arrays, which psycopg dumps element by element in Python).
 # ``ORDER BY id DESC LIMIT n`` on the identity key is a backward scan of the primary-key index: constant cost.
 # (The time format quotes its colons so that pgbench, which runs this statement in the benchmark, does not read
 # ":MI" as one of its variables.)
 LOG_AND_LATEST: Final = f"""
 WITH new AS (
     INSERT INTO access_log (ip, xff, user_agent, method, path)
-    SELECT * FROM unnest(%s::inet[], %s::text[], %s::text[], %s::text[], %s::text[])
+    SELECT (e->>0)::inet, e->>1, e->>2, e->>3, e->>4 FROM json_array_elements(%s::json) AS e
     RETURNING id, logged_at, ip, xff, user_agent, method, path
 ), latest AS (
     (SELECT * FROM new ORDER BY id DESC LIMIT {LATEST_LIMIT})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 import weakref
@@ -126,13 +127,7 @@ class Store:
         return await self._writer.submit(entry)
 
     async def _write_batch(self, entries: list[Entry]) -> bytes:
-        params = (
-            [e.ip for e in entries],
-            [e.xff for e in entries],
-            [e.user_agent for e in entries],
-            [e.method for e in entries],
-            [e.path for e in entries],
-        )
+        params = (json.dumps([(e.ip, e.xff, e.user_agent, e.method, e.path) for e in entries]),)
         async with self.pool.connection() as conn:
             cur = await conn.execute(sql.LOG_AND_LATEST, params)
             row = await cur.fetchone()
