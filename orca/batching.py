@@ -20,7 +20,10 @@ R = TypeVar("R")
 
 
 class GroupCommit(Generic[T, R]):
-    """Feeds submitted items to ``flush`` in batches, at most ``max_concurrent`` flushes at a time."""
+    """Feeds submitted items to ``flush`` in batches, at most ``max_concurrent`` flushes at a time.
+
+    At most ``max_pending`` items wait for a flush (0: no limit, as psycopg_pool's ``max_waiting``).
+    """
 
     def __init__(
         self,
@@ -45,7 +48,7 @@ class GroupCommit(Generic[T, R]):
             psycopg_pool.TooManyRequests: ``max_pending`` items are already waiting.
             Whatever ``flush`` raised for the batch that held ``item``.
         """
-        if len(self._pending) >= self._max_pending:
+        if self._max_pending and len(self._pending) >= self._max_pending:
             raise TooManyRequests(f"{len(self._pending)} entries already wait to be written")
         future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
         self._pending.append((item, future))

@@ -20,8 +20,8 @@ IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 DEFAULT_PORT: Final = 8080
 DEFAULT_LOG_LEVEL: Final = "INFO"
-# Two warm connections per process; ten at most. Ten tasks x ten connections fit a db.t4g.micro's ~80
-# max_connections with room for migrations and operators (the infrastructure checks this at build time).
+# Two warm connections per process; ten at most. The infrastructure sets the maximum per environment and checks
+# at build time that tasks x maximum + headroom fit the database's max_connections.
 DEFAULT_POOL_MIN_SIZE: Final = 2
 DEFAULT_POOL_MAX_SIZE: Final = 10
 # How long a request may wait for a free connection before it gets a 503. Short, so that overload and outages
@@ -33,6 +33,9 @@ DEFAULT_POOL_MAX_WAITING: Final = 256
 DEFAULT_POOL_OPEN_TIMEOUT: Final = 10.0
 # How long /_healthz waits for the database before answering 503; ALB and ECS checks time out at 5 s.
 DEFAULT_HEALTH_TIMEOUT: Final = 1.5
+# How long a logging request waits for the commit of its row before it gets a 503: a database that stops
+# answering (a network partition, a frozen host) must not hold requests for minutes.
+DEFAULT_WRITE_TIMEOUT: Final = 3.0
 # A statement that runs longer than this is cancelled by the server: no request holds a connection for long.
 DEFAULT_STATEMENT_TIMEOUT_MS: Final = 5000
 
@@ -64,6 +67,7 @@ class Config:
     pool_open_timeout: float = DEFAULT_POOL_OPEN_TIMEOUT
     health_timeout: float = DEFAULT_HEALTH_TIMEOUT
     statement_timeout_ms: int = DEFAULT_STATEMENT_TIMEOUT_MS
+    write_timeout: float = DEFAULT_WRITE_TIMEOUT
     write_concurrency: int = DEFAULT_WRITE_CONCURRENCY
     write_batch_max: int = DEFAULT_WRITE_BATCH_MAX
     trusted_proxies: tuple[IPNetwork, ...] = field(default_factory=tuple)
@@ -107,6 +111,7 @@ class Config:
             pool_open_timeout=_seconds(env, "ORCA_POOL_OPEN_TIMEOUT", DEFAULT_POOL_OPEN_TIMEOUT),
             health_timeout=_seconds(env, "ORCA_HEALTH_TIMEOUT", DEFAULT_HEALTH_TIMEOUT),
             statement_timeout_ms=_int(env, "ORCA_STATEMENT_TIMEOUT_MS", DEFAULT_STATEMENT_TIMEOUT_MS, minimum=1),
+            write_timeout=_seconds(env, "ORCA_WRITE_TIMEOUT", DEFAULT_WRITE_TIMEOUT),
             write_concurrency=_int(env, "ORCA_WRITE_CONCURRENCY", DEFAULT_WRITE_CONCURRENCY, minimum=1),
             write_batch_max=_int(env, "ORCA_WRITE_BATCH_MAX", DEFAULT_WRITE_BATCH_MAX, minimum=1),
             trusted_proxies=parse_networks(env.get("ORCA_TRUSTED_PROXIES", "")),

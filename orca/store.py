@@ -53,6 +53,7 @@ class Store:
             max_pending=config.pool_max_waiting,
         )
         self._counting: asyncio.Future[int] | None = None
+        self._flush_timeout = config.pool_timeout + config.statement_timeout_ms / 1000 + 1.0
         self._last_used: weakref.WeakKeyDictionary[psycopg.AsyncConnection[Any], float] = weakref.WeakKeyDictionary()
 
     @property
@@ -110,7 +111,11 @@ class Store:
 
     async def close(self) -> None:
         """Finish the writes under way, then close the pool, waiting briefly for connections in use."""
-        await self._writer.drain()
+        try:
+            # Each write is bounded (see _write_batch), so this wait is too; the extra second is for safety.
+            await asyncio.wait_for(self._writer.drain(), self._flush_timeout + 1.0)
+        except TimeoutError:
+            logger.warning("writes still under way at shutdown were abandoned")
         if self._pool is not None:
             pool, self._pool = self._pool, None
             await pool.close(timeout=5.0)
@@ -122,13 +127,18 @@ class Store:
         the commit that holds its entry is done.
 
         Raises:
-            One of ``UNAVAILABLE_ERRORS``: the database is unreachable or too many writes are waiting.
+            One of ``UNAVAILABLE_ERRORS``: the database is unreachable, did not commit within the write
+            timeout, or too many writes are waiting.
         """
-        return await self._writer.submit(entry)
+        async with asyncio.timeout(self._config.write_timeout):
+            return await self._writer.submit(entry)
 
     async def _write_batch(self, entries: list[Entry]) -> bytes:
         params = (json.dumps([(e.ip, e.xff, e.user_agent, e.method, e.path) for e in entries]),)
-        async with self.pool.connection() as conn:
+        # The server cancels a statement after statement_timeout, but a server that stops answering altogether
+        # (a partition, a frozen host) would hold this write, and every batch queued behind it, for as long as
+        # TCP takes to notice. Past this bound psycopg cancels the query and drops the connection.
+        async with asyncio.timeout(self._flush_timeout), self.pool.connection() as conn:
             cur = await conn.execute(sql.LOG_AND_LATEST, params)
             row = await cur.fetchone()
             self._last_used[conn] = time.monotonic()

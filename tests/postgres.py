@@ -8,11 +8,15 @@ service under test, ``orca migrate``) reach it like any remote server.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Final
 
@@ -64,6 +68,31 @@ class LocalPostgres:
     def stop(self) -> None:
         """Stop the server at once, disconnecting every client (an outage, as the service sees it)."""
         self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
+
+    @contextmanager
+    def frozen(self) -> Iterator[None]:
+        """Stop every process of the server (SIGSTOP) for the block: it stops answering, as behind a partition."""
+        pids = [
+            int(p)
+            for p in subprocess.run(
+                ["pgrep", "-f", str(self.data)], capture_output=True, text=True, check=False
+            ).stdout.split()
+        ]
+        pids += [
+            int(p)
+            for pid in pids
+            for p in subprocess.run(
+                ["pgrep", "-P", str(pid)], capture_output=True, text=True, check=False
+            ).stdout.split()
+        ]
+        for pid in set(pids):
+            os.kill(pid, signal.SIGSTOP)
+        try:
+            yield
+        finally:
+            for pid in set(pids):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGCONT)
 
     def running(self) -> bool:
         """Whether the server accepts connections."""

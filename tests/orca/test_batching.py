@@ -97,3 +97,12 @@ async def test_drain_waits_for_flushes_under_way() -> None:
     flush.gate.set()
     await drained
     assert task.done()
+
+
+async def test_zero_max_pending_means_no_limit() -> None:
+    flush = GatedFlush()
+    writer = GroupCommit(flush, max_batch=1000, max_concurrent=1, max_pending=0)
+    tasks = [asyncio.create_task(writer.submit(i)) for i in range(500)]
+    await asyncio.sleep(0)
+    flush.gate.set()
+    assert len(await asyncio.gather(*tasks)) == 500

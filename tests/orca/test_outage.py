@@ -61,3 +61,33 @@ def test_outage_gives_fast_503s_and_the_service_recovers_by_itself(
         paths = [entry["path"] for entry in client.get("/again").json()]
         assert paths[:3] == ["/again", "/after", "/before"]
     assert server.terminate() == 0
+
+
+def test_a_database_that_stops_answering_gives_503s_within_the_write_timeout_and_recovers(
+    private_postgres: LocalPostgres, serve: Callable[..., Server]
+) -> None:
+    write_timeout = 1.5
+    server = serve(
+        {
+            "DATABASE_URL": private_postgres.url(),
+            "ORCA_POOL_TIMEOUT": str(POOL_TIMEOUT),
+            "ORCA_WRITE_TIMEOUT": str(write_timeout),
+            "ORCA_STATEMENT_TIMEOUT_MS": "2000",
+        }
+    )
+    with httpx.Client(base_url=server.base_url, timeout=20) as client:
+        assert client.get("/before-freeze").status_code == 200
+        with private_postgres.frozen():
+            started = time.monotonic()
+            logged = client.get("/frozen")
+            assert logged.status_code == 503
+            assert time.monotonic() - started < write_timeout + 1.0
+            started = time.monotonic()
+            assert client.get("/_healthz").status_code == 503
+            assert time.monotonic() - started < HEALTH_BOUND
+            assert client.get("/_livez").status_code == 200
+        started = time.monotonic()
+        while client.get("/after-freeze").status_code != 200:
+            assert time.monotonic() - started < RECOVERY_BOUND, "did not recover in time"
+            time.sleep(0.2)
+    assert server.terminate() == 0
