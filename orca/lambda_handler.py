@@ -8,11 +8,13 @@ usual trusted-proxy rules then apply to the rest.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from typing import Any
 
 from mangum import Mangum
 
 from orca.app import create_app
+from orca.config import Config
 
 ASGIApp = Any
 
@@ -33,12 +35,16 @@ class _ALBPeer:
 def create_handler() -> Mangum:
     """A Lambda handler for the app, configured from the environment.
 
-    Mangum runs the app's lifespan around each invocation, so each opens and closes its own pool.
+    Mangum runs the app's lifespan around each invocation, so each opens and closes its own pool: one
+    connection is opened, not the pool's usual warm minimum. Set ``ORCA_MIGRATE_ON_START=false`` for a
+    Lambda deployment and run ``orca migrate`` once per release, or every invocation checks the schema
+    under the migration lock.
     """
     # Mangum runs every invocation on the thread's current event loop; a Lambda process lives across
     # invocations, so it gets one loop for its life (asyncio no longer makes one implicitly).
     asyncio.set_event_loop(asyncio.new_event_loop())
-    app: Any = _ALBPeer(create_app())
+    config = Config.from_env()
+    app: Any = _ALBPeer(create_app(replace(config, pool_min_size=min(config.pool_min_size, 1))))
     return Mangum(app, lifespan="auto")
 
 
