@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import falcon
@@ -22,14 +23,15 @@ HEALTH_PATH = "/_healthz"
 LIVE_PATH = "/_livez"
 
 
-def create_app(config: Config | None = None) -> App:
+def create_app(config: Config | None = None, *, on_credentials_rejected: Callable[[], None] | None = None) -> App:
     """Build the service's ASGI app from ``config`` (default: read from the environment).
 
     The app holds no connection until the ASGI lifespan starts it: the pool is opened in the startup event and
-    closed in the shutdown event.
+    closed in the shutdown event. ``on_credentials_rejected`` is called (once) when the database refuses the
+    configured credentials for a new connection.
     """
     config = config if config is not None else Config.from_env()
-    store = Store(config)
+    store = Store(config, on_credentials_rejected=on_credentials_rejected)
     access_log = AccessLogWriter(level=config.log_level)
     middleware: list[Any] = [StoreLifespan(store), RequestContext(config.trusted_proxies, access_log)]
     app: App = falcon.asgi.App(middleware=middleware)

@@ -7,6 +7,7 @@ import json
 import logging
 import time
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -43,8 +44,9 @@ class Entry:
 class Store:
     """Logs requests and reads the log through an :class:`AsyncConnectionPool` that it opens and closes."""
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, *, on_credentials_rejected: Callable[[], None] | None = None) -> None:
         self._config = config
+        self._on_credentials_rejected = on_credentials_rejected
         self._pool: AsyncConnectionPool | None = None
         self._writer: GroupCommit[Entry, bytes] = GroupCommit(
             self._write_batch,
@@ -74,6 +76,7 @@ class Store:
         assert config.database_url is not None, "the caller checks that a database is configured"
         pool = AsyncConnectionPool(
             config.database_url,
+            connection_class=_watching_credentials(self._credentials_rejected),
             min_size=config.pool_min_size,
             max_size=config.pool_max_size,
             timeout=config.pool_timeout,
@@ -145,6 +148,12 @@ class Store:
         assert row is not None
         return str(row[0]).encode()
 
+    def _credentials_rejected(self) -> None:
+        if self._on_credentials_rejected is not None:
+            callback, self._on_credentials_rejected = self._on_credentials_rejected, None  # once is enough
+            logger.error("the database rejected the credentials; they may have been rotated")
+            callback()
+
     async def _check_if_idle(self, conn: psycopg.AsyncConnection[Any]) -> None:
         # Checking every connection before use costs a round trip per request, doubling the database's work.
         # A connection used moments ago is almost surely fine (and if not, that request fails and the pool
@@ -183,3 +192,25 @@ class Store:
         self._counting = None
         if not task.cancelled():
             task.exception()  # retrieved here, so that a failure nobody waited for is not reported as lost
+
+
+def _watching_credentials(rejected: Callable[[], None]) -> type[psycopg.AsyncConnection[Any]]:
+    """A connection class that calls ``rejected`` when the server refuses the credentials.
+
+    RDS rotates the password it manages (weekly by default), and ECS injects it only when a task starts: running
+    connections keep working, but every new one is refused from then on. Telling the process lets it stop
+    cleanly so that a new task starts with the current secret, instead of answering 503 until someone notices.
+    """
+
+    class WatchingConnection(psycopg.AsyncConnection[Any]):
+        @classmethod
+        async def connect(cls, *args: Any, **kwargs: Any) -> WatchingConnection:  # type: ignore[override]
+            try:
+                return await super().connect(*args, **kwargs)  # type: ignore[return-value]
+            except psycopg.OperationalError as e:
+                # libpq gives no SQLSTATE for a failed connection: its message is all there is.
+                if "authentication failed" in str(e):
+                    rejected()
+                raise
+
+    return WatchingConnection

@@ -38,7 +38,8 @@ def free_port() -> int:
 class LocalPostgres:
     """One PostgreSQL server in a temporary directory, on 127.0.0.1:``port``, trust authentication."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, password: str | None = None) -> None:
+        """Initialise the cluster; with ``password``, TCP clients must give it (SCRAM), the socket stays trusted."""
         from pgserver._commands import POSTGRES_BIN_PATH  # a wheel's private path: the one place we name it
 
         self.bin = Path(POSTGRES_BIN_PATH)
@@ -53,12 +54,20 @@ class LocalPostgres:
             self._user = SYSTEM_USER
             shutil.chown(self.root, SYSTEM_USER)
             self.root.chmod(0o755)
-        self._run("initdb", "-D", str(self.data), "--auth=trust", "-U", "postgres", "--encoding=UTF8")
+        auth = ["--auth=trust"]
+        if password is not None:
+            pwfile = self.root / "pw"
+            pwfile.write_text(password)
+            if self._user:
+                shutil.chown(pwfile, self._user)
+            auth = ["--auth-local=trust", "--auth-host=scram-sha-256", f"--pwfile={pwfile}"]
+        self._run("initdb", "-D", str(self.data), *auth, "-U", "postgres", "--encoding=UTF8")
         atexit.register(self.destroy)
 
-    def url(self, dbname: str = "postgres") -> str:
+    def url(self, dbname: str = "postgres", password: str | None = None) -> str:
         """A libpq connection string for ``dbname`` on this server."""
-        return make_conninfo(host="127.0.0.1", port=self.port, user="postgres", dbname=dbname)
+        extra = {"password": password} if password is not None else {}
+        return make_conninfo(host="127.0.0.1", port=self.port, user="postgres", dbname=dbname, **extra)
 
     def start(self) -> None:
         """Start the server and wait until it accepts connections."""
