@@ -38,6 +38,12 @@ _IMAGE_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 _STACK_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,127}$")
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
+_CERTIFICATE_ARN = re.compile(
+    r"^arn:aws[a-z-]*:acm:(?P<region>[a-z]{2}(-[a-z]+)+-\d):\d{12}:certificate/"
+    r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+)
+# ECR's rule: lowercase components separated by . _ - within and / between, 2 to 256 characters.
+_IMAGE_REPOSITORY = re.compile(r"^(?=.{2,256}$)(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -71,6 +77,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="IAM role CloudFormation acts as (the bootstrap stack's ExecutionRoleArn); default: the caller",
     )
     parser.add_argument(
+        "--certificate-arn",
+        metavar="ARN",
+        help="ACM certificate for the HTTPS listener (root CertificateArn); an empty value serves plain HTTP; "
+        "default: keep the stack's current value",
+    )
+    parser.add_argument(
+        "--image-repository",
+        metavar="NAME",
+        help="ECR repository the service pulls from (root ImageRepositoryName); "
+        "default: keep the stack's current value",
+    )
+    parser.add_argument(
         "--poll-interval",
         type=float,
         default=DEFAULT_POLL_INTERVAL,
@@ -97,6 +115,15 @@ def options_from_args(args: argparse.Namespace) -> Options:
         raise ConfigError("--poll-interval must not be negative")
     if args.role_arn is not None and not _ROLE_ARN.match(args.role_arn):
         raise ConfigError(f"--role-arn {args.role_arn!r} is not an IAM role ARN")
+    region = resolve_region(args.region)
+    if args.certificate_arn:
+        certificate = _CERTIFICATE_ARN.match(args.certificate_arn)
+        if certificate is None:
+            raise ConfigError(f"--certificate-arn {args.certificate_arn!r} is not an ACM certificate ARN")
+        if certificate["region"] != region:
+            raise ConfigError(f"--certificate-arn is in {certificate['region']}, the deploy is in {region}")
+    if args.image_repository is not None and not _IMAGE_REPOSITORY.match(args.image_repository):
+        raise ConfigError(f"--image-repository {args.image_repository!r} is not a valid ECR repository name")
     stack_name = args.stack_name or f"orca-{args.env}"
     if not _STACK_NAME.match(stack_name):
         raise ConfigError(f"--stack-name {stack_name!r} is not a valid CloudFormation stack name")
@@ -104,7 +131,7 @@ def options_from_args(args: argparse.Namespace) -> Options:
         env=args.env,
         image_tag=args.image_tag,
         bucket=args.bucket,
-        region=resolve_region(args.region),
+        region=region,
         stack_name=stack_name,
         prefix=(args.prefix or f"{stack_name}/templates").strip("/"),
         templates=args.templates,
@@ -113,6 +140,8 @@ def options_from_args(args: argparse.Namespace) -> Options:
         allow_replacement=args.allow_replacement,
         summary=args.summary,
         role_arn=args.role_arn,
+        certificate_arn=args.certificate_arn,
+        image_repository=args.image_repository,
     )
 
 

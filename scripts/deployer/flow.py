@@ -10,8 +10,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from scripts.deployer import protection
 from scripts.deployer.changeset import (
     ChangeSetRef,
@@ -27,6 +25,8 @@ from scripts.deployer.review import Review, build_review, format_markdown, forma
 from scripts.deployer.runtime import Runtime
 from scripts.deployer.stacks import prepare_stack
 from scripts.deployer.templates import (
+    CERTIFICATE_PARAMETER,
+    IMAGE_REPOSITORY_PARAMETER,
     TemplateSet,
     load_templates,
     render_templates,
@@ -58,6 +58,8 @@ class Options:
     allow_replacement: bool = False
     summary: Path | None = None
     role_arn: str | None = None
+    certificate_arn: str | None = None
+    image_repository: str | None = None
 
 
 def _templates(options: Options) -> TemplateSet:
@@ -67,6 +69,16 @@ def _templates(options: Options) -> TemplateSet:
         render_templates(options.env, Path(out))
         # Bodies are read into memory, so the directory may go.
         return load_templates(Path(out))
+
+
+def _explicit_parameters(options: Options) -> dict[str, str]:
+    """Root parameters set by options; the others keep their previous value on an UPDATE."""
+    explicit: dict[str, str] = {}
+    if options.certificate_arn is not None:
+        explicit[CERTIFICATE_PARAMETER] = options.certificate_arn
+    if options.image_repository is not None:
+        explicit[IMAGE_REPOSITORY_PARAMETER] = options.image_repository
+    return explicit
 
 
 def _write_summary(options: Options, review: Review, outcome: str) -> None:
@@ -95,8 +107,16 @@ def deploy(options: Options, *, cfn: CloudFormationClient, s3: S3Client, runtime
     templates = _templates(options)
     uploaded, new = upload_templates(s3, templates, bucket=options.bucket, region=options.region, prefix=options.prefix)
     runtime.say(f"Templates in s3://{options.bucket}/{options.prefix}/ ({new} new, content-addressed).")
-    parameters = root_parameters(templates, uploaded, env=options.env, image_tag=options.image_tag)
-    change_set_type = prepare_stack(cfn, options.stack_name, runtime)
+    prepared = prepare_stack(cfn, options.stack_name, runtime)
+    change_set_type = prepared.change_set_type
+    parameters = root_parameters(
+        templates,
+        uploaded,
+        env=options.env,
+        image_tag=options.image_tag,
+        explicit=_explicit_parameters(options),
+        previous=prepared.parameter_keys,
+    )
     tags: list[TagTypeDef] = [
         {"Key": "Project", "Value": PROJECT_TAG},
         {"Key": "Environment", "Value": options.env},
@@ -156,10 +176,23 @@ def _review_and_execute(options: Options, cfn: CloudFormationClient, run: _Run, 
         raise DeployFailed(f"the change set cannot be executed ({described.get('ExecutionStatus')})")
     _confirm(options, review, runtime)
 
-    lifted = False
     if review.guarded and ref.change_set_type == "UPDATE":
-        protection.lift(cfn, ref.stack_id, runtime)
-        lifted = True
+        # Once lifting starts the database may be unprotected: put the policies back on every way out (an
+        # error, a timeout, an interrupt, a lift that stopped halfway). A success has protected the tree again.
+        code = 1
+        try:
+            protection.lift(cfn, ref.stack_id, runtime)
+            code = _execute(options, cfn, run, review, runtime)
+        finally:
+            if code != 0:
+                _restore_protection(cfn, ref.stack_id, options.env, runtime)
+        return code
+    return _execute(options, cfn, run, review, runtime)
+
+
+def _execute(options: Options, cfn: CloudFormationClient, run: _Run, review: Review, runtime: Runtime) -> int:
+    """Execute the change set, follow it and report; protect the tree after a success. Returns the exit code."""
+    ref = run.ref
     since = latest_event_time(cfn, ref.stack_id)
     cfn.execute_change_set(ChangeSetName=ref.arn)
     run.executed = True
@@ -179,14 +212,18 @@ def _review_and_execute(options: Options, cfn: CloudFormationClient, run: _Run, 
         runtime.say(f"  {failure}")
     runtime.say(f"Rollback: {outcome.rollback}.")
     _write_summary(options, review, f"Failed: {outcome.status}; {outcome.rollback}.")
-    if lifted:
-        _restore_protection(cfn, ref.stack_id, options.env, runtime)
     return 1
 
 
 def _restore_protection(cfn: CloudFormationClient, stack_id: str, env: str, runtime: Runtime) -> None:
+    """Best effort: set the protective policies again after they were lifted and the execution did not succeed.
+
+    Runs while another error may be on its way out, so it reports (one line) instead of raising; the run's exit
+    code is non-zero either way.
+    """
     # After a failed execution the tree may be half rolled back; report, do not hide the failure.
     try:
         protection.protect(cfn, stack_id, env=env, runtime=runtime)
-    except (ClientError, BotoCoreError) as e:
-        runtime.warn(f"could not restore the stack policies after the failure: {e}")
+    except Exception as e:  # never replace the error that got us here
+        reason = " ".join(str(e).split()) or type(e).__name__
+        runtime.warn(f"could not restore the stack policies; the database stays unprotected: {reason}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from botocore.exceptions import ClientError
@@ -60,8 +61,19 @@ def delete_stack(cfn: CloudFormationClient, stack_id: str, runtime: Runtime) -> 
     runtime.poll(lambda: _deleted(cfn, stack_id), f"stack {stack_id} to be deleted")
 
 
-def prepare_stack(cfn: CloudFormationClient, name: str, runtime: Runtime) -> ChangeSetType:
+@dataclass(frozen=True)
+class PreparedStack:
+    """What the change set will be: a CREATE, or an UPDATE of a stack that has these parameter keys."""
+
+    change_set_type: ChangeSetType
+    parameter_keys: frozenset[str] | None = None
+
+
+def prepare_stack(cfn: CloudFormationClient, name: str, runtime: Runtime) -> PreparedStack:
     """Decide between a CREATE and an UPDATE change set, deleting an empty leftover stack first.
+
+    For an UPDATE, also report which parameters the stack has (their values can be kept with
+    ``UsePreviousValue``).
 
     Raises:
         Refused: the stack is busy (``*_IN_PROGRESS``) or in a state that needs a person (e.g.
@@ -69,14 +81,15 @@ def prepare_stack(cfn: CloudFormationClient, name: str, runtime: Runtime) -> Cha
     """
     stack = describe_stack(cfn, name)
     if stack is None:
-        return "CREATE"
+        return PreparedStack("CREATE")
     status = stack["StackStatus"]
     if status in LEFTOVER_STATES:
         runtime.say(f"Stack {name} is {status}, left by an earlier failed create: deleting it first.")
         delete_stack(cfn, stack["StackId"], runtime)
-        return "CREATE"
+        return PreparedStack("CREATE")
     if status.endswith("_IN_PROGRESS"):
         raise Refused(f"stack {name} is {status}: another operation is running, try again when it ends")
     if status not in UPDATABLE_STATES:
         raise Refused(f"stack {name} is {status}: it needs manual attention before it can be deployed")
-    return "UPDATE"
+    keys = frozenset(p["ParameterKey"] for p in stack.get("Parameters", []) if "ParameterKey" in p)
+    return PreparedStack("UPDATE", keys)

@@ -3,6 +3,10 @@
 The ``cloudformation`` package renders ``root.json`` plus one JSON per child stack; the root takes each
 child's URL in a parameter whose name ends in ``TemplateUrl`` (any case) and the image in ``ImageTag``.
 ``render_templates`` is the one place that knows how to call it.
+
+On an UPDATE, CloudFormation gives every parameter left out of the request its template *default*, so a value
+set earlier (a certificate, the image repository) would silently reset on the next deploy. ``root_parameters``
+therefore sends every root parameter the run does not set with ``UsePreviousValue`` when the stack has it.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import json
 import re
 import subprocess
 import sys
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,6 +35,8 @@ ROOT_FILE = "root.json"
 # Matched case-insensitively: the cloudformation package spells it TemplateUrl, AWS's docs TemplateURL.
 TEMPLATE_URL_SUFFIX = "templateurl"
 IMAGE_TAG_PARAMETER = "ImageTag"
+IMAGE_REPOSITORY_PARAMETER = "ImageRepositoryName"
+CERTIFICATE_PARAMETER = "CertificateArn"
 ENVIRONMENT_PARAMETERS = ("Environment", "EnvironmentName", "Env")
 
 
@@ -190,12 +197,25 @@ def upload_templates(
 
 
 def root_parameters(
-    templates: TemplateSet, uploaded: UploadedTemplates, *, env: str, image_tag: str
+    templates: TemplateSet,
+    uploaded: UploadedTemplates,
+    *,
+    env: str,
+    image_tag: str,
+    explicit: Mapping[str, str] | None = None,
+    previous: Collection[str] | None = None,
 ) -> list[ParameterTypeDef]:
-    """The root stack's parameters: child URLs, the image tag and the environment name.
+    """The root stack's parameters for one change set.
+
+    Set by the run: the child URLs, ``ImageTag``, the environment name (if the root declares such a
+    parameter) and ``explicit`` (root parameter name -> value, from options such as ``--certificate-arn``).
+    Every other declared parameter is, for an UPDATE (``previous``: the parameter keys the existing stack
+    has), sent with ``UsePreviousValue`` when the stack has it, so a value set earlier is kept; otherwise it is
+    left out and takes the template's default.
 
     Raises:
-        ConfigError: the root does not take ``ImageTag``, or needs a value the tool does not have.
+        ConfigError: the root does not take ``ImageTag`` or an explicit parameter, or needs a value the tool
+            does not have.
     """
     declared = templates.root.parameters
     if IMAGE_TAG_PARAMETER not in declared:
@@ -205,7 +225,16 @@ def root_parameters(
     for name in ENVIRONMENT_PARAMETERS:
         if name in declared:
             values[name] = env
-    missing = sorted(n for n, spec in declared.items() if n not in values and "Default" not in spec)
+    for name, value in (explicit or {}).items():
+        if name not in declared:
+            raise ConfigError(f"the root template has no {name} parameter")
+        values[name] = value
+    kept = sorted(n for n in declared if n not in values and previous is not None and n in previous)
+    missing = sorted(n for n, spec in declared.items() if n not in values and n not in kept and "Default" not in spec)
     if missing:
         raise ConfigError(f"the root template needs values the deploy tool has none for: {', '.join(missing)}")
-    return [{"ParameterKey": name, "ParameterValue": value} for name, value in sorted(values.items())]
+    parameters: list[ParameterTypeDef] = [
+        {"ParameterKey": name, "ParameterValue": value} for name, value in values.items()
+    ]
+    parameters += [{"ParameterKey": name, "UsePreviousValue": True} for name in kept]
+    return sorted(parameters, key=lambda p: p["ParameterKey"])

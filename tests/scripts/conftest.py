@@ -89,6 +89,9 @@ def root_template() -> dict[str, Any]:
             "DatabaseTemplateUrl": {"Type": "String"},
             "ImageTag": {"Type": "String"},
             "Environment": {"Type": "String"},
+            # As in the rendered root: left out of an update, they would reset to these defaults.
+            "CertificateArn": {"Type": "String", "Default": ""},
+            "ImageRepositoryName": {"Type": "String", "Default": "orca"},
         },
         "Resources": {
             "DatabaseStack": {

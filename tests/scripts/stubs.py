@@ -13,6 +13,7 @@ from typing import Any
 import boto3
 from botocore.stub import ANY, Stubber
 
+from scripts.deployer.protection import protective_policy
 from tests.scripts.conftest import REGION, STACK
 
 ACCOUNT = "123456789012"
@@ -104,7 +105,9 @@ class StubbedCloudFormation:
         stack = {"StackName": STACK, "StackId": stack_id, "CreationTime": T0, "StackStatus": status, **extra}
         self.stubber.add_response("describe_stacks", {"Stacks": [stack]}, {"StackName": name})
 
-    def create_change_set(self, change_set_type: str = "UPDATE", stack_id: str = STACK_ID) -> None:
+    def create_change_set(
+        self, change_set_type: str = "UPDATE", stack_id: str = STACK_ID, *, parameters: Any = ANY
+    ) -> None:
         self.stubber.add_response(
             "create_change_set",
             {"Id": CHANGE_SET_ID, "StackId": stack_id},
@@ -113,7 +116,7 @@ class StubbedCloudFormation:
                 "ChangeSetName": ANY,
                 "ChangeSetType": change_set_type,
                 "TemplateURL": ANY,
-                "Parameters": ANY,
+                "Parameters": parameters,
                 "Capabilities": ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"],
                 "IncludeNestedStacks": True,
                 "Tags": [{"Key": "Project", "Value": "orca"}, {"Key": "Environment", "Value": "test"}],
@@ -170,6 +173,13 @@ class StubbedCloudFormation:
     def set_policies(self) -> None:
         for stack_id in (STACK_ID, NESTED_ID):
             self.stubber.add_response("set_stack_policy", {}, {"StackName": stack_id, "StackPolicyBody": ANY})
+
+    def protective_policies(self) -> None:
+        """The policies ``protect`` sets, exactly: the root's also names its nested database stack."""
+        for stack_id, guarded in ((STACK_ID, ("DatabaseStack",)), (NESTED_ID, ())):
+            self.stubber.add_response(
+                "set_stack_policy", {}, {"StackName": stack_id, "StackPolicyBody": protective_policy(guarded)}
+            )
 
     def events(self, stack_id: str, events: list[dict[str, Any]]) -> None:
         newest_first = sorted(events, key=lambda e: e["Timestamp"], reverse=True)

@@ -23,6 +23,31 @@ from tests.scripts.stubs import NESTED_ID, STACK_ID, StubbedCloudFormation
         (["--env", "test", "--image-tag", "v1", "--templates", "/nonexistent"], "does not exist"),
         (["--env", "test", "--image-tag", "v1", "--stack-name", "orca_test"], "not a valid CloudFormation stack"),
         (["--env", "test", "--image-tag", "v1", "--poll-interval", "-1"], "--poll-interval must not be negative"),
+        (
+            ["--env", "test", "--image-tag", "v1", "--certificate-arn", "arn:aws:iam::123456789012:role/x"],
+            "--certificate-arn 'arn:aws:iam::123456789012:role/x' is not an ACM certificate ARN",
+        ),
+        (
+            [
+                "--env",
+                "test",
+                "--image-tag",
+                "v1",
+                "--region",
+                "eu-west-1",
+                "--certificate-arn",
+                "arn:aws:acm:us-east-1:123456789012:certificate/0123abcd-0123-4567-89ab-0123456789ab",
+            ],
+            "--certificate-arn is in us-east-1, the deploy is in eu-west-1",
+        ),
+        (
+            ["--env", "test", "--image-tag", "v1", "--image-repository", "Orca"],
+            "--image-repository 'Orca' is not a valid ECR repository name",
+        ),
+        (
+            ["--env", "test", "--image-tag", "v1", "--image-repository", "orca//app"],
+            "--image-repository 'orca//app' is not a valid ECR repository name",
+        ),
     ],
 )
 @pytest.mark.usefixtures("aws")  # should validation ever let one through, it meets moto, not AWS
@@ -115,3 +140,10 @@ def test_the_root_policy_names_the_nested_database_stack() -> None:
     assert {"Effect": "Deny", "Action": ["Update:Replace", "Update:Delete"], "Principal": "*",
             "Resource": ["LogicalResourceId/DatabaseStack"]} in root  # fmt: skip
     assert not any("LogicalResourceId/" in str(s["Resource"]) for s in nested)
+
+
+@pytest.mark.parametrize("name", ["orca", "team/orca-app", "a1", "orca_app.v2"])
+def test_ecr_repository_names_are_accepted(name: str) -> None:
+    from scripts.deploy import _IMAGE_REPOSITORY
+
+    assert _IMAGE_REPOSITORY.match(name)

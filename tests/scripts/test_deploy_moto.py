@@ -22,6 +22,10 @@ from tests.scripts.conftest import (
 
 pytestmark = pytest.mark.usefixtures("aws")
 
+# Every root parameter set explicitly, on the create too: moto compares the parameters as sent, and does not
+# detect "no changes" when one is sent with UsePreviousValue (the Stubber tests assert that request instead).
+SAME_VALUES = ("--certificate-arn", "", "--image-repository", "orca")
+
 
 def cfn():  # type: ignore[no-untyped-def]
     return boto3.client("cloudformation", region_name=REGION)
@@ -48,14 +52,14 @@ def template_keys() -> list[str]:
 def test_create_update_and_no_change_cycle_takes_under_ten_seconds(templates: Path) -> None:
     started = time.perf_counter()
 
-    created = run_cli("--image-tag", "v1", "--templates", str(templates), "--yes")
+    created = run_cli("--image-tag", "v1", "--templates", str(templates), "--yes", *SAME_VALUES)
     assert created.code == 0, created.err
     assert stack_status() == "CREATE_COMPLETE"
     assert change_sets() == []
 
     # No change before the update: moto only recognises "no changes" against the parameters the stack was
     # created with (a change set does not update them); the Stubber tests cover no change after an update.
-    unchanged = run_cli("--image-tag", "v1", "--templates", str(templates), "--yes")
+    unchanged = run_cli("--image-tag", "v1", "--templates", str(templates), "--yes", *SAME_VALUES)
     assert unchanged.code == 0, unchanged.err
     assert f"No changes to stack {STACK}: nothing to do." in unchanged.out
     assert change_sets() == []
@@ -115,10 +119,12 @@ def test_no_execute_on_a_new_stack_leaves_neither_stack_nor_change_set(templates
 
 
 def test_no_change_summary_says_nothing_would_change(templates: Path, tmp_path: Path) -> None:
-    run_cli("--image-tag", "v1", "--templates", str(templates), "--yes")
+    run_cli("--image-tag", "v1", "--templates", str(templates), "--yes", *SAME_VALUES)
     summary = tmp_path / "summary.md"
 
-    result = run_cli("--image-tag", "v1", "--templates", str(templates), "--no-execute", "--summary", str(summary))
+    result = run_cli(
+        "--image-tag", "v1", "--templates", str(templates), "--no-execute", "--summary", str(summary), *SAME_VALUES
+    )  # fmt: skip
 
     assert result.code == 0
     assert "No changes: nothing would change." in summary.read_text()
@@ -247,3 +253,27 @@ def test_a_malformed_role_arn_is_a_usage_error(templates: Path) -> None:
     assert result.code == 2
     assert "--role-arn 'admin' is not an IAM role ARN" in result.err
     assert stack_names() == set()
+
+
+CERTIFICATE = f"arn:aws:acm:{REGION}:123456789012:certificate/0123abcd-0123-4567-89ab-0123456789ab"
+
+
+def stack_parameters() -> dict[str, str]:
+    found = cfn().describe_stacks(StackName=STACK)["Stacks"][0]["Parameters"]
+    return {p["ParameterKey"]: p["ParameterValue"] for p in found}
+
+
+def test_an_update_keeps_the_certificate_and_repository_set_earlier(templates: Path) -> None:
+    created = run_cli(
+        "--image-tag", "v1", "--templates", str(templates), "--yes",
+        "--certificate-arn", CERTIFICATE, "--image-repository", "orca-app",
+    )  # fmt: skip
+    assert created.code == 0, created.err
+
+    updated = run_cli("--image-tag", "v2", "--templates", str(templates), "--yes")
+
+    assert updated.code == 0, updated.err
+    parameters = stack_parameters()
+    assert parameters["ImageTag"] == "v2"
+    assert parameters["CertificateArn"] == CERTIFICATE
+    assert parameters["ImageRepositoryName"] == "orca-app"

@@ -4,12 +4,14 @@ nested change sets with replacements, failed updates and their rollback, leftove
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.scripts.conftest import STACK, Recorder, Result, run_cli
+from scripts.deployer.templates import template_url
+from tests.scripts.conftest import BUCKET, REGION, STACK, Recorder, Result, run_cli
 from tests.scripts.stubs import (
     CHANGE_SET_ID,
     NESTED_CHANGE_SET_ID,
@@ -307,3 +309,151 @@ def test_an_error_after_the_change_set_exists_still_deletes_it(cfn: StubbedCloud
 
     assert result.code == 1
     assert CHANGE_SET_ID not in result.err
+
+
+CERTIFICATE = "arn:aws:acm:eu-west-1:123456789012:certificate/0123abcd-0123-4567-89ab-0123456789ab"
+
+
+def database_url(templates: Path) -> str:
+    digest = hashlib.sha256((templates / "database.json").read_bytes()).hexdigest()
+    return template_url(BUCKET, REGION, f"{STACK}/templates/{digest}.json")
+
+
+def stack_parameters(**values: str) -> list[dict[str, str]]:
+    return [{"ParameterKey": key, "ParameterValue": value} for key, value in values.items()]
+
+
+def test_an_update_keeps_the_root_parameters_it_does_not_set_with_use_previous_value(
+    cfn: StubbedCloudFormation, templates: Path
+) -> None:
+    existing = stack_parameters(
+        DatabaseTemplateUrl="https://old", ImageTag="v1", Environment="test",
+        CertificateArn=CERTIFICATE, ImageRepositoryName="orca-app",
+    )  # fmt: skip
+    cfn.stack("UPDATE_COMPLETE", Parameters=existing)
+    cfn.create_change_set(
+        parameters=[
+            {"ParameterKey": "CertificateArn", "UsePreviousValue": True},
+            {"ParameterKey": "DatabaseTemplateUrl", "ParameterValue": database_url(templates)},
+            {"ParameterKey": "Environment", "ParameterValue": "test"},
+            {"ParameterKey": "ImageRepositoryName", "UsePreviousValue": True},
+            {"ParameterKey": "ImageTag", "ParameterValue": "v2"},
+        ]
+    )
+    cfn.change_set([], status="FAILED", reason=NO_CHANGES)
+    cfn.delete_change_set()
+
+    result = deploy(cfn, templates, "--yes")
+
+    assert result.code == 0, result.err
+
+
+def test_explicit_values_are_sent_and_a_parameter_new_to_the_stack_takes_its_default(
+    cfn: StubbedCloudFormation, templates: Path
+) -> None:
+    # A stack from before the root declared CertificateArn: there is no previous value to keep.
+    existing = stack_parameters(DatabaseTemplateUrl="https://old", ImageTag="v1", Environment="test")
+    cfn.stack("UPDATE_COMPLETE", Parameters=existing)
+    cfn.create_change_set(
+        parameters=[
+            {"ParameterKey": "DatabaseTemplateUrl", "ParameterValue": database_url(templates)},
+            {"ParameterKey": "Environment", "ParameterValue": "test"},
+            {"ParameterKey": "ImageRepositoryName", "ParameterValue": "orca-next"},
+            {"ParameterKey": "ImageTag", "ParameterValue": "v2"},
+        ]
+    )
+    cfn.change_set([], status="FAILED", reason=NO_CHANGES)
+    cfn.delete_change_set()
+
+    result = deploy(cfn, templates, "--yes", "--image-repository", "orca-next")
+
+    assert result.code == 0, result.err
+
+
+def test_a_create_sends_only_what_it_sets_and_never_use_previous_value(
+    cfn: StubbedCloudFormation, templates: Path
+) -> None:
+    cfn.stack(None)
+    cfn.create_change_set(
+        "CREATE",
+        parameters=[
+            {"ParameterKey": "CertificateArn", "ParameterValue": CERTIFICATE},
+            {"ParameterKey": "DatabaseTemplateUrl", "ParameterValue": database_url(templates)},
+            {"ParameterKey": "Environment", "ParameterValue": "test"},
+            {"ParameterKey": "ImageTag", "ParameterValue": "v2"},
+        ],
+    )
+    cfn.change_set([resource_change("Releases", "AWS::SNS::Topic", action="Add")])
+    cfn.delete_change_set()
+    cfn.stack("REVIEW_IN_PROGRESS", name=STACK_ID)
+    cfn.delete_stack(STACK_ID)
+
+    result = deploy(cfn, templates, "--no-execute", "--certificate-arn", CERTIFICATE)
+
+    assert result.code == 0, result.err
+
+
+def test_policies_are_restored_when_executing_fails_after_they_were_lifted(
+    cfn: StubbedCloudFormation, templates: Path
+) -> None:
+    database_replacement(cfn)
+    cfn.tree()
+    cfn.set_policies()  # lifted
+    cfn.events(STACK_ID, [event(0, STACK, STACK_TYPE, "UPDATE_COMPLETE", PhysicalResourceId=STACK_ID)])
+    cfn.error("execute_change_set", "Throttling", "Rate exceeded")
+    cfn.tree()
+    cfn.protective_policies()  # restored
+    cfn.delete_change_set()
+
+    result = deploy(cfn, templates, "--yes", "--allow-replacement")
+
+    assert result.code == 1
+    assert "Stack policies set: stateful resources cannot be replaced or deleted by an update." in result.out
+    assert result.err == "orca-deploy: AWS kept throttling ExecuteChangeSet after retries (Throttling): Rate exceeded\n"
+
+
+def test_policies_are_restored_when_following_the_execution_is_interrupted(
+    cfn: StubbedCloudFormation, templates: Path
+) -> None:
+    class InterruptedWhileFollowing(Recorder):
+        def _sleep(self, seconds: float) -> None:
+            super()._sleep(seconds)
+            if len(self.sleeps) == 2:  # the first sleep waits for the change set, the second follows the stack
+                raise KeyboardInterrupt
+
+    database_replacement(cfn)
+    cfn.tree()
+    cfn.set_policies()  # lifted
+    cfn.events(STACK_ID, [event(0, STACK, STACK_TYPE, "UPDATE_COMPLETE", PhysicalResourceId=STACK_ID)])
+    cfn.execute()
+    cfn.stack("UPDATE_IN_PROGRESS", name=STACK_ID)
+    cfn.events(STACK_ID, [event(1, STACK, STACK_TYPE, "UPDATE_IN_PROGRESS", PhysicalResourceId=STACK_ID)])
+    cfn.tree()
+    cfn.protective_policies()  # restored
+    cfn.delete_change_set()
+
+    result = deploy(cfn, templates, "--yes", "--allow-replacement", recorder=InterruptedWhileFollowing())
+
+    assert result.code == 130
+    assert result.err == "orca-deploy: interrupted\n"
+
+
+def test_a_failed_restore_of_the_policies_is_one_line_and_the_run_fails(
+    cfn: StubbedCloudFormation, templates: Path
+) -> None:
+    database_replacement(cfn)
+    cfn.tree()
+    cfn.set_policies()  # lifted
+    cfn.events(STACK_ID, [event(0, STACK, STACK_TYPE, "UPDATE_COMPLETE", PhysicalResourceId=STACK_ID)])
+    cfn.error("execute_change_set", "ValidationError", "Stack is busy")
+    cfn.error("describe_stack_resources", "Throttling", "Rate exceeded")
+    cfn.delete_change_set()
+
+    result = deploy(cfn, templates, "--yes", "--allow-replacement")
+
+    assert result.code == 1
+    assert result.err.splitlines() == [
+        "warning: could not restore the stack policies; the database stays unprotected: An error occurred "
+        "(Throttling) when calling the DescribeStackResources operation: Rate exceeded",
+        "orca-deploy: ExecuteChangeSet failed (ValidationError): Stack is busy",
+    ]
