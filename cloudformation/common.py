@@ -7,7 +7,7 @@ silently.
 
 from __future__ import annotations
 
-from troposphere import Output, Parameter, Tags, Template
+from troposphere import Output, Parameter, Sub, Tags, Template
 
 PROJECT = "orca"
 
@@ -47,6 +47,9 @@ IMAGE_TAG = "ImageTag"
 IMAGE_REPOSITORY_NAME = "ImageRepositoryName"
 CERTIFICATE_ARN = "CertificateArn"
 
+# Managed policy the bootstrap stack creates: the permissions boundary every role of the Orca stacks carries.
+PERMISSIONS_BOUNDARY_POLICY = f"{PROJECT}-stack-role-boundary"
+
 # The ECR repository the bootstrap stack creates and the service pulls from, unless told otherwise.
 DEFAULT_IMAGE_REPOSITORY_NAME = PROJECT
 
@@ -73,6 +76,11 @@ def tags(environment: str, name: str | None = None) -> Tags:
     if name is not None:
         values["Name"] = f"{PROJECT}-{environment}-{name}"
     return Tags(**values)
+
+
+def permissions_boundary() -> Sub:
+    """ARN of the permissions boundary (created by the bootstrap stack) for a role a stack creates."""
+    return Sub(f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:policy/{PERMISSIONS_BOUNDARY_POLICY}")
 
 
 def add_string_parameter(template: Template, name: str, description: str, **kwargs: object) -> Parameter:

@@ -152,6 +152,8 @@ def _add_roles(t: Template, env: Environment, p: _Parameters, log_group: cwlogs.
         iam.Role(
             "ExecutionRole",
             AssumeRolePolicyDocument=trust,
+            # The bootstrap's execution role creates roles only under this boundary.
+            PermissionsBoundary=common.permissions_boundary(),
             Policies=[
                 iam.Policy(
                     PolicyName="pull-image-write-logs-read-database-secret",
@@ -193,7 +195,14 @@ def _add_roles(t: Template, env: Environment, p: _Parameters, log_group: cwlogs.
         )
     )
     # The app itself calls no AWS API: its role carries no permissions at all.
-    task = t.add_resource(iam.Role("TaskRole", AssumeRolePolicyDocument=trust, Tags=common.tags(env.name, "task")))
+    task = t.add_resource(
+        iam.Role(
+            "TaskRole",
+            AssumeRolePolicyDocument=trust,
+            PermissionsBoundary=common.permissions_boundary(),
+            Tags=common.tags(env.name, "task"),
+        )
+    )
     return execution, task
 
 
