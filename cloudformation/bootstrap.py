@@ -20,7 +20,6 @@ from awacs import ecr, iam, kms, logs, rds, route53, s3, secretsmanager
 from awacs.aws import Action as AwacsAction
 from awacs.aws import (
     Allow,
-    ArnEquals,
     Bool,
     Condition,
     Deny,
@@ -594,27 +593,6 @@ def _execution_statements(env: str, bucket: ts3.Bucket) -> list[Statement]:
                 iam.UpdateRoleDescription,
             ],
             Resource=[_stack_roles(env)],
-        ),
-        # The database stack's enhanced-monitoring role does not carry the boundary yet: it may be created
-        # unbounded and receive AWS's monitoring policy, and nothing else (no inline policy without the boundary).
-        Statement(
-            Sid="DatabaseMonitoringRole",
-            Effect=Allow,
-            Action=[iam.CreateRole],
-            Resource=[_stack_roles(env)],
-            Condition=Condition(StringEquals("aws:RequestTag/Name", f"{common.PROJECT}-{env}-rds-monitoring")),
-        ),
-        Statement(
-            Sid="DatabaseMonitoringPolicy",
-            Effect=Allow,
-            Action=[iam.AttachRolePolicy],
-            Resource=[_stack_roles(env)],
-            Condition=Condition(
-                ArnEquals(
-                    "iam:PolicyARN",
-                    Sub("arn:${AWS::Partition}:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole"),
-                )
-            ),
         ),
         Statement(
             Sid="PassStackRoles",

@@ -52,6 +52,8 @@ def _add_monitoring_role(t: Template, env: Environment) -> iam.Role:
         iam.Role(
             "MonitoringRole",
             AssumeRolePolicyDocument=service_trust_policy("monitoring.rds.amazonaws.com"),
+            # Like every role a stack creates: the bootstrap's execution roles refuse to create one without it.
+            PermissionsBoundary=common.permissions_boundary(),
             ManagedPolicyArns=[
                 Sub("arn:${AWS::Partition}:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole")
             ],

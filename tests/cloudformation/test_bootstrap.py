@@ -169,12 +169,17 @@ def test_execution_roles_create_roles_only_under_the_permissions_boundary(templa
         assert "iam:DeleteRolePermissionsBoundary" in denied
 
 
-def test_service_roles_carry_the_permissions_boundary() -> None:
-    from cloudformation import environments, service
+def test_every_role_the_stacks_create_carries_the_permissions_boundary() -> None:
+    from cloudformation import environments
 
-    parsed = json.loads(render.to_json(service.build_template(environments.get("test"))))
-    roles = [r for r in parsed["Resources"].values() if r["Type"] == "AWS::IAM::Role"]
-    assert roles
+    roles = [
+        resource
+        for env in environments.ENVIRONMENTS.values()
+        for text in render.render(env).values()
+        for resource in json.loads(text).get("Resources", {}).values()
+        if resource["Type"] == "AWS::IAM::Role"
+    ]
+    assert len(roles) >= 6  # task, execution and database monitoring roles of both environments
     for role in roles:
         assert role["Properties"]["PermissionsBoundary"] == {
             "Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:policy/orca-stack-role-boundary"
