@@ -442,6 +442,16 @@ def _template_objects(bucket: ts3.Bucket, env: str) -> Join:
     return Join("", [GetAtt(bucket, "Arn"), Sub(f"/{_stack_name(env)}/*")])
 
 
+# Pull requests upload under a prefix of their own (ci.yml passes --prefix): templates are content-addressed and
+# an existing key is not uploaded again, so a pull request that could write under a deploy prefix could plant a
+# body that a later deploy of main would reuse.
+PULL_REQUEST_TEMPLATE_PREFIX = "pull-requests"
+
+
+def _pull_request_template_objects(bucket: ts3.Bucket) -> Join:
+    return Join("", [GetAtt(bucket, "Arn"), f"/{PULL_REQUEST_TEMPLATE_PREFIX}/*"])
+
+
 def _stack_roles(env: str) -> Sub:
     """Roles CloudFormation generates for the environment's stacks (``orca-test-ServiceStack-...``)."""
     return _arn("iam", f"role/{_stack_name(env)}-*", region=False)
@@ -624,7 +634,9 @@ def _execution_statements(env: str, bucket: ts3.Bucket) -> list[Statement]:
             Sid="NestedTemplates",
             Effect=Allow,
             Action=[s3.GetObject, s3.GetObjectVersion],
-            Resource=[_template_objects(bucket, env)],
+            # The test role also computes pull requests' change sets, from their own prefix.
+            Resource=[_template_objects(bucket, env)]
+            + ([_pull_request_template_objects(bucket)] if env == "test" else []),
         ),
         Statement(
             Sid="KeepTheBoundary",
@@ -717,7 +729,7 @@ _CHANGE_STACK = [
 ]
 
 
-def _template_statements(env: str, bucket: ts3.Bucket, execution: tiam.Role) -> list[Statement]:
+def _template_statements(bucket: ts3.Bucket, execution: tiam.Role, uploads: Join) -> list[Statement]:
     return [
         # These two have no resource-level permissions.
         Statement(
@@ -737,7 +749,7 @@ def _template_statements(env: str, bucket: ts3.Bucket, execution: tiam.Role) -> 
             Sid="UploadTemplates",
             Effect=Allow,
             Action=[s3.PutObject, s3.GetObject],
-            Resource=[_template_objects(bucket, env)],
+            Resource=[uploads],
         ),
         Statement(
             Sid="ListTemplates",
@@ -778,7 +790,7 @@ def _add_pull_request_role(t: Template, provider_arn: object, bucket: ts3.Bucket
             Action=[cfn.CreateChangeSet, cfn.DeleteChangeSet, *_DESCRIBE_STACK],
             Resource=_stack_arns(PULL_REQUEST_ENVIRONMENT),
         ),
-        *_template_statements(PULL_REQUEST_ENVIRONMENT, bucket, execution),
+        *_template_statements(bucket, execution, _pull_request_template_objects(bucket)),
     ]
     return _github_role(t, "PullRequestRole", provider_arn, "pull_request", statements, "pull-request")
 
@@ -816,7 +828,7 @@ def _add_deploy_role(
             Action=[cfn.CreateChangeSet, cfn.DeleteChangeSet, *_DESCRIBE_STACK, *_CHANGE_STACK],
             Resource=_stack_arns(env),
         ),
-        *_template_statements(env, bucket, execution),
+        *_template_statements(bucket, execution, _template_objects(bucket, env)),
         # The deploy job checks that the tag still names the digest that was built and tested.
         Statement(Sid="CheckImage", Effect=Allow, Action=[ecr.DescribeImages], Resource=[GetAtt(repo, "Arn")]),
     ]

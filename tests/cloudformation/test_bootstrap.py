@@ -134,7 +134,7 @@ def test_deploy_roles_pass_only_their_environments_execution_role(template: Temp
 
 
 def test_templates_of_one_environment_are_out_of_reach_of_the_others(template: Template) -> None:
-    for name, env in (("PullRequestRole", "test"), ("TestDeployRole", "test"), ("ProdDeployRole", "prod")):
+    for name, env in (("TestDeployRole", "test"), ("ProdDeployRole", "prod")):
         (upload,) = [s for s in _statements(template["Resources"][name]) if "s3:PutObject" in s["Action"]]
         assert [r.split("}", 1)[1] for r in _resources(upload)] == [f"/${{StackNamePrefix}}-{env}/*"]
 
@@ -306,3 +306,15 @@ def test_pull_request_role_allows_every_call_a_change_set_preview_makes(template
         "cloudformation:DeleteStack",
     }
     assert preview - _allowed(template["Resources"]["PullRequestRole"]) == set()
+
+
+def test_pull_requests_upload_templates_only_under_their_own_prefix(template: Template) -> None:
+    def uploads(role: str) -> list[Any]:
+        statements = _statements(template["Resources"][role])
+        return [r for s in statements if "s3:PutObject" in s["Action"] for r in s["Resource"]]
+
+    assert uploads("PullRequestRole") == [
+        {"Fn::Join": ["", [{"Fn::GetAtt": ["ArtefactBucket", "Arn"]}, "/pull-requests/*"]]}
+    ]
+    for role in ("TestDeployRole", "ProdDeployRole"):
+        assert all("pull-requests" not in json.dumps(r) for r in uploads(role))
