@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from typing import Any
 
 import falcon
@@ -23,20 +22,19 @@ HEALTH_PATH = "/_healthz"
 LIVE_PATH = "/_livez"
 
 
-def create_app(config: Config | None = None, *, on_credentials_rejected: Callable[[], None] | None = None) -> App:
+def create_app(config: Config | None = None) -> App:
     """Build the service's ASGI app from ``config`` (default: read from the environment).
 
     The app holds no connection until the ASGI lifespan starts it: the pool is opened in the startup event and
-    closed in the shutdown event. ``on_credentials_rejected`` is called (once) when the database refuses the
-    configured credentials for a new connection.
+    closed in the shutdown event.
     """
     config = config if config is not None else Config.from_env()
-    store = Store(config, on_credentials_rejected=on_credentials_rejected)
+    store = Store(config)
     access_log = AccessLogWriter(level=config.log_level)
     middleware: list[Any] = [StoreLifespan(store), RequestContext(config.trusted_proxies, access_log)]
     app: App = falcon.asgi.App(middleware=middleware)
     app.add_route(HEALTH_PATH, Health(store))
-    app.add_route(LIVE_PATH, Live())
+    app.add_route(LIVE_PATH, Live(store))
     # Named routes win over the sink: every other path is an access to log.
     app.add_sink(AccessLog(store), prefix="/")
     app.add_error_handler(Exception, _internal_error)

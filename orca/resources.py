@@ -56,11 +56,23 @@ class Health:
 
 
 class Live:
-    """``/_livez``: the process serves HTTP. No database, so a database outage never fails the load balancer's
-    target checks and churns the whole fleet."""
+    """``/_livez``: the process serves HTTP. It asks nothing of the database, so a database outage never fails
+    the load balancer's target checks and churns the whole fleet.
+
+    One state of the process itself fails it: credentials the database has refused (rotated since the task
+    started). Only a new task gets the new secret, so the target turns unhealthy and ECS replaces the task, after
+    draining it as for any deploy.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
 
     async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
-        """Always ``200 {"status": "ALIVE"}``."""
+        """``200 {"status": "ALIVE"}``, or ``503 {"status": "STALE_CREDENTIALS"}`` once credentials are refused."""
+        if self._store.credentials_rejected:
+            resp.status = falcon.HTTP_503
+            resp.media = {"status": "STALE_CREDENTIALS", "reason": "the database refused this task's credentials"}
+            return
         resp.data = b'{"status":"ALIVE"}'
         resp.content_type = falcon.MEDIA_JSON
 

@@ -44,9 +44,9 @@ class Entry:
 class Store:
     """Logs requests and reads the log through an :class:`AsyncConnectionPool` that it opens and closes."""
 
-    def __init__(self, config: Config, *, on_credentials_rejected: Callable[[], None] | None = None) -> None:
+    def __init__(self, config: Config) -> None:
         self._config = config
-        self._on_credentials_rejected = on_credentials_rejected
+        self._credentials_rejected = False
         self._pool: AsyncConnectionPool | None = None
         self._writer: GroupCommit[Entry, bytes] = GroupCommit(
             self._write_batch,
@@ -76,7 +76,7 @@ class Store:
         assert config.database_url is not None, "the caller checks that a database is configured"
         pool = AsyncConnectionPool(
             config.database_url,
-            connection_class=_watching_credentials(self._credentials_rejected),
+            connection_class=_watching_credentials(self._reject_credentials),
             min_size=config.pool_min_size,
             max_size=config.pool_max_size,
             timeout=config.pool_timeout,
@@ -148,11 +148,19 @@ class Store:
         assert row is not None
         return str(row[0]).encode()
 
-    def _credentials_rejected(self) -> None:
-        if self._on_credentials_rejected is not None:
-            callback, self._on_credentials_rejected = self._on_credentials_rejected, None  # once is enough
+    @property
+    def credentials_rejected(self) -> bool:
+        """Whether the database has refused this process's credentials for a new connection.
+
+        RDS rotates the password it manages (weekly by default) and ECS injects it only when a task starts:
+        running connections keep working, every new one is refused. Only a new task gets the new password.
+        """
+        return self._credentials_rejected
+
+    def _reject_credentials(self) -> None:
+        if not self._credentials_rejected:
+            self._credentials_rejected = True
             logger.error("the database rejected the credentials; they may have been rotated")
-            callback()
 
     async def _check_if_idle(self, conn: psycopg.AsyncConnection[Any]) -> None:
         # Checking every connection before use costs a round trip per request, doubling the database's work.
@@ -195,12 +203,7 @@ class Store:
 
 
 def _watching_credentials(rejected: Callable[[], None]) -> type[psycopg.AsyncConnection[Any]]:
-    """A connection class that calls ``rejected`` when the server refuses the credentials.
-
-    RDS rotates the password it manages (weekly by default), and ECS injects it only when a task starts: running
-    connections keep working, but every new one is refused from then on. Telling the process lets it stop
-    cleanly so that a new task starts with the current secret, instead of answering 503 until someone notices.
-    """
+    """A connection class that calls ``rejected`` when the server refuses the credentials."""
 
     class WatchingConnection(psycopg.AsyncConnection[Any]):
         @classmethod

@@ -1,8 +1,8 @@
-"""Rotated database credentials: the process stops cleanly so that a new task starts with the new secret."""
+"""Rotated database credentials: liveness fails, so that a new task starts with the new secret."""
 
 from __future__ import annotations
 
-import contextlib
+import time
 from collections.abc import Callable, Iterator
 
 import httpx
@@ -23,7 +23,7 @@ def password_postgres() -> Iterator[LocalPostgres]:
     server.destroy()
 
 
-def test_rejected_credentials_stop_the_process_cleanly(
+def test_rejected_credentials_fail_liveness_so_that_a_new_task_replaces_this_one(
     password_postgres: LocalPostgres, serve: Callable[..., Server]
 ) -> None:
     server = serve({"DATABASE_URL": password_postgres.url(password=OLD), "ORCA_POOL_MIN_SIZE": "1"})
@@ -34,10 +34,15 @@ def test_rejected_credentials_stop_the_process_cleanly(
         admin.execute(f"ALTER ROLE postgres PASSWORD '{NEW}'")
         admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'orca'")
 
-    # The next request finds its connection gone (503) or the process already stopping (refused).
-    with contextlib.suppress(httpx.ConnectError):
-        assert httpx.get(f"{server.base_url}/after-rotation", timeout=10).status_code == 503
-    assert server.process.wait(20) == 0
+    # The next request finds its connection gone and a new one refused.
+    assert httpx.get(f"{server.base_url}/after-rotation").status_code == 503
+    deadline = time.monotonic() + 10
+    while (live := httpx.get(f"{server.base_url}/_livez")).status_code == 200:
+        assert time.monotonic() < deadline, "liveness never noticed the refused credentials"
+        time.sleep(0.1)
+    assert live.status_code == 503
+    assert live.json()["status"] == "STALE_CREDENTIALS"
+    assert server.terminate() == 0
     output = server.output()
     assert "the database rejected the credentials" in output
     assert NEW not in output
