@@ -10,6 +10,7 @@ stays low. Each request's answer is sent only after the commit that holds its ro
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 
@@ -54,7 +55,14 @@ class GroupCommit(Generic[T, R]):
         self._pending.append((item, future))
         if self._active < self._max_concurrent:
             self._start_flush()
-        return await future
+        try:
+            return await future
+        except asyncio.CancelledError:
+            # The caller gave up (a timeout, a client gone) before any flush took the item: it is withdrawn,
+            # neither written later nor counted against max_pending. Once a flush holds it, it may still commit.
+            with contextlib.suppress(ValueError):
+                self._pending.remove((item, future))
+            raise
 
     async def drain(self) -> None:
         """Wait until every flush under way has finished."""
@@ -64,6 +72,8 @@ class GroupCommit(Generic[T, R]):
     def _start_flush(self) -> None:
         batch = self._pending[: self._max_batch]
         del self._pending[: self._max_batch]
+        if not batch:
+            return
         self._active += 1
         task = asyncio.create_task(self._run(batch))
         # The loop keeps only weak references to tasks: hold this one until it is done.

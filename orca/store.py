@@ -55,7 +55,9 @@ class Store:
             max_pending=config.pool_max_waiting,
         )
         self._counting: asyncio.Future[int] | None = None
-        self._flush_timeout = config.pool_timeout + config.statement_timeout_ms / 1000 + 1.0
+        # A write outlives its callers' patience by as little as possible: whatever commits after they were told
+        # 503 is logged but not answered.
+        self._flush_timeout = config.write_timeout
         self._last_used: weakref.WeakKeyDictionary[psycopg.AsyncConnection[Any], float] = weakref.WeakKeyDictionary()
 
     @property

@@ -106,3 +106,20 @@ async def test_zero_max_pending_means_no_limit() -> None:
     await asyncio.sleep(0)
     flush.gate.set()
     assert len(await asyncio.gather(*tasks)) == 500
+
+
+async def test_an_item_whose_caller_gave_up_before_its_flush_is_neither_written_nor_counted() -> None:
+    flush = GatedFlush()
+    writer = GroupCommit(flush, max_batch=10, max_concurrent=1, max_pending=2)
+    first = asyncio.create_task(writer.submit(0))
+    await asyncio.sleep(0)
+    abandoned = [asyncio.create_task(writer.submit(i)) for i in (1, 2)]
+    await asyncio.sleep(0)
+    for task in abandoned:
+        task.cancel()
+    await asyncio.gather(*abandoned, return_exceptions=True)
+    kept = asyncio.create_task(writer.submit(3))  # room again: the abandoned items no longer count
+    await asyncio.sleep(0)
+    flush.gate.set()
+    await asyncio.gather(first, kept)
+    assert flush.batches == [[0], [3]]
