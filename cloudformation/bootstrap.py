@@ -652,10 +652,42 @@ def _execution_statements(env: str, bucket: ts3.Bucket) -> list[Statement]:
             Condition=Condition(StringNotEquals("iam:PermissionsBoundary", _boundary_arn())),
         ),
         # Whatever the bootstrap stack is called, its own roles and its boundary are never a stack's to change.
+        # A stack deployed with a service role uses that role for everything, its nested stacks included: it
+        # creates, updates and deletes them (and their nested change sets), passing itself on to each.
+        Statement(
+            Sid="NestedStacks",
+            Effect=Allow,
+            Action=[
+                cfn.CreateChangeSet,
+                cfn.CreateStack,
+                cfn.DeleteChangeSet,
+                cfn.DeleteStack,
+                cfn.DescribeChangeSet,
+                cfn.DescribeStackEvents,
+                cfn.DescribeStackResource,
+                cfn.DescribeStackResources,
+                cfn.DescribeStacks,
+                cfn.ExecuteChangeSet,
+                cfn.GetTemplate,
+                cfn.ListChangeSets,
+                cfn.TagResource,
+                cfn.UntagResource,
+                cfn.UpdateStack,
+            ],
+            Resource=_stack_arns(env),
+        ),
+        Statement(
+            Sid="PassItselfToNestedStacks",
+            Effect=Allow,
+            Action=[iam.PassRole],
+            Resource=[_arn("iam", f"role/${{AWS::StackName}}-{env.capitalize()}ExecutionRole-*", region=False)],
+            Condition=Condition(StringEquals("iam:PassedToService", "cloudformation.amazonaws.com")),
+        ),
+        # Nothing else on the bootstrap's roles and boundary; passing is allowed above for this role alone.
         Statement(
             Sid="NeverTheBootstrap",
             Effect=Deny,
-            Action=[iam.Action("*")],
+            NotAction=[iam.PassRole],
             Resource=[
                 _arn("iam", "role/${AWS::StackName}-*", region=False),
                 _boundary_arn(),

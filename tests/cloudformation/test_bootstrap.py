@@ -156,17 +156,31 @@ def test_execution_roles_create_roles_only_under_the_permissions_boundary(templa
         (bounded,) = [s for s in statements if s.get("Sid") == "BoundedStackRoles"]
         assert {"iam:CreateRole", "iam:PutRolePolicy", "iam:AttachRolePolicy"} <= set(bounded["Action"])
         assert bounded["Condition"] == {"StringEquals": {"iam:PermissionsBoundary": boundary_arn}}
-        # No other statement grants a policy to a role; the monitoring role gets AWS's monitoring policy only.
+        # No other statement grants a policy to a role.
         for s in statements:
             if s["Effect"] == "Allow" and s is not bounded:
-                assert "iam:PutRolePolicy" not in s["Action"]
-                if "iam:AttachRolePolicy" in s["Action"]:
-                    assert list(s["Condition"]) == ["ArnEquals"]
-                    assert s["Condition"]["ArnEquals"]["iam:PolicyARN"]["Fn::Sub"].endswith(
-                        "policy/service-role/AmazonRDSEnhancedMonitoringRole"
-                    )
-        denied = {a for s in statements if s["Effect"] == "Deny" for a in s["Action"]}
+                assert not {"iam:PutRolePolicy", "iam:AttachRolePolicy", "iam:CreateRole"} & set(s["Action"])
+        denied = {a for s in statements if s["Effect"] == "Deny" for a in s.get("Action", [])}
         assert "iam:DeleteRolePermissionsBoundary" in denied
+
+
+def test_execution_roles_manage_their_nested_stacks_and_pass_only_themselves_on(template: Template) -> None:
+    for name, env in (("TestExecutionRole", "test"), ("ProdExecutionRole", "prod")):
+        statements = {s["Sid"]: s for s in _statements(template["Resources"][name])}
+        nested = statements["NestedStacks"]
+        assert {"cloudformation:CreateStack", "cloudformation:UpdateStack", "cloudformation:DeleteStack"} <= set(
+            nested["Action"]
+        )
+        assert [r["Fn::Sub"].split(":stack/")[1] for r in nested["Resource"]] == [
+            f"${{StackNamePrefix}}-{env}/*",
+            f"${{StackNamePrefix}}-{env}-*/*",
+        ]
+        passed = statements["PassItselfToNestedStacks"]
+        assert passed["Resource"][0]["Fn::Sub"].endswith(f":role/${{AWS::StackName}}-{name}-*")
+        assert passed["Condition"] == {"StringEquals": {"iam:PassedToService": "cloudformation.amazonaws.com"}}
+        never = statements["NeverTheBootstrap"]
+        assert never["Effect"] == "Deny"
+        assert never["NotAction"] == ["iam:PassRole"]
 
 
 def test_every_role_the_stacks_create_carries_the_permissions_boundary() -> None:
