@@ -886,7 +886,7 @@ def build_template() -> Template:
         outputs += [
             (
                 f"{title}DeployRoleArn",
-                f"Role the {env} deploy job assumes (AWS_ROLE_ARN of the GitHub environment {env})",
+                f"Role the {env} deploy job assumes (AWS_DEPLOY_ROLE_ARN of the GitHub environment {env})",
                 GetAtt(deploy, "Arn"),
             ),
             (
