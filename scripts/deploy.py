@@ -74,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--role-arn",
         metavar="ARN",
-        help="IAM role CloudFormation acts as (the bootstrap's TestExecutionRoleArn or ProdExecutionRoleArn); default: the caller",
+        help="IAM role CloudFormation acts as (the bootstrap's Test/ProdExecutionRoleArn); default: the caller",
     )
     parser.add_argument(
         "--certificate-arn",
