@@ -130,7 +130,7 @@ def readme_section() -> str:
         "Orca runs on ECS Fargate in two availability zones behind a public Application Load Balancer, with",
         "PostgreSQL on RDS in private subnets. The templates are Python (`cloudformation/`, troposphere and awacs):",
         "one module per nested stack, a root that wires child outputs into sibling parameters, and a bootstrap",
-        "stack (GitHub OIDC deploy role, artefact bucket, ECR repository) deployed once by hand.",
+        "stack (GitHub OIDC roles, CloudFormation roles, artefact bucket, ECR repository) deployed once by hand.",
         "",
         "```sh",
         "make templates    # python -m cloudformation --env test|prod --out cloudformation/templates/<env>",
