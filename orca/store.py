@@ -55,9 +55,6 @@ class Store:
             max_pending=config.pool_max_waiting,
         )
         self._counting: asyncio.Future[int] | None = None
-        # A write outlives its callers' patience by as little as possible: whatever commits after they were told
-        # 503 is logged but not answered.
-        self._flush_timeout = config.write_timeout
         self._last_used: weakref.WeakKeyDictionary[psycopg.AsyncConnection[Any], float] = weakref.WeakKeyDictionary()
 
     @property
@@ -118,7 +115,7 @@ class Store:
         """Finish the writes under way, then close the pool, waiting briefly for connections in use."""
         try:
             # Each write is bounded (see _write_batch), so this wait is too; the extra second is for safety.
-            await asyncio.wait_for(self._writer.drain(), self._flush_timeout + 1.0)
+            await asyncio.wait_for(self._writer.drain(), self._config.write_timeout + 1.0)
         except TimeoutError:
             logger.warning("writes still under way at shutdown were abandoned")
         if self._pool is not None:
@@ -142,8 +139,9 @@ class Store:
         params = (json.dumps([(e.ip, e.xff, e.user_agent, e.method, e.path) for e in entries]),)
         # The server cancels a statement after statement_timeout, but a server that stops answering altogether
         # (a partition, a frozen host) would hold this write, and every batch queued behind it, for as long as
-        # TCP takes to notice. Past this bound psycopg cancels the query and drops the connection.
-        async with asyncio.timeout(self._flush_timeout), self.pool.connection() as conn:
+        # TCP takes to notice. Past this bound psycopg cancels the query and drops the connection. It is the
+        # callers' own bound, so that as little as possible commits after they were told 503.
+        async with asyncio.timeout(self._config.write_timeout), self.pool.connection() as conn:
             cur = await conn.execute(sql.LOG_AND_LATEST, params)
             row = await cur.fetchone()
             self._last_used[conn] = time.monotonic()
